@@ -1,0 +1,29 @@
+"""Misunderstandings: after two in a row the assistant offers a person (BRIEF section 3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+#: Misunderstandings in a row before a person is offered.
+OFFER_HUMAN_AFTER = 2
+
+
+class ActionFallback(Action):
+    """Says it did not understand; the second time in a row, offers a person."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        count = int(tracker.get_slot("fallback_count") or 0) + 1
+        if count >= OFFER_HUMAN_AFTER:
+            dispatcher.utter_message(response="utter_offer_human_after_fallback")
+            return [SlotSet("fallback_count", 0.0), SlotSet("offered_person", True)]
+        dispatcher.utter_message(response="utter_not_understood")
+        return [SlotSet("fallback_count", float(count)), SlotSet("offered_person", False)]

@@ -1,0 +1,78 @@
+"""Conversation language: the sticky rule, the language menu, the switch."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import latest_entity, latest_intent, pack_for, store
+from wegwijs.language import choose_language
+
+
+class ActionSetLanguage(Action):
+    """Custom slot mapping of ``language``; runs after every user message.
+
+    Reads the fastText result the NLU pipeline put into the message
+    (``language: {code, confidence}``) and applies :func:`wegwijs.language.choose_language`.
+    Also resets ``fallback_count`` once a message is understood again.
+    """
+
+    def name(self) -> str:
+        return "action_set_language"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        s = store()
+        msg = tracker.latest_message or {}
+        detected = msg.get("language") or {}
+        current = tracker.get_slot("language")
+        new = choose_language(
+            current=current,
+            detected=detected.get("code"),
+            confidence=float(detected.get("confidence") or 0.0),
+            text=msg.get("text") or "",
+            choice=latest_entity(tracker, "language_choice"),
+            supported=s.registry.supported,
+            default=s.registry.reference,
+        )
+        events: list[dict[str, Any]] = []
+        if new != current:
+            events.append(SlotSet("language", new))
+        if latest_intent(tracker) != "nlu_fallback" and (tracker.get_slot("fallback_count") or 0) > 0:
+            events.append(SlotSet("fallback_count", 0.0))
+        return events
+
+
+class ActionLanguageMenu(Action):
+    """Shows every supported language in its own name and script."""
+
+    def name(self) -> str:
+        return "action_language_menu"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        s = store()
+        buttons = [
+            {"title": s.packs[c].meta.name, "payload": f'/inform{{"language_choice":"{c}"}}'}
+            for c in s.registry.supported
+        ]
+        dispatcher.utter_message(response="utter_ask_language_choice", buttons=buttons)
+        return [SlotSet("offered_person", False)]
+
+
+class ActionLanguageChanged(Action):
+    """Confirms the language picked from the menu, in that language."""
+
+    def name(self) -> str:
+        return "action_language_changed"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_language_changed", language_name=pack_for(tracker).meta.name)
+        return [SlotSet("language_ok", True)]

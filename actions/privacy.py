@@ -1,0 +1,38 @@
+"""Delete my data (BRIEF section 8)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import AllSlotsReset, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.common import in_thread
+from wegwijs import handoff
+
+logger = logging.getLogger(__name__)
+
+
+class ActionDeleteMyData(Action):
+    """Deletes the parent's referrals; the tracker store drops the conversation events.
+
+    The conversation's events are removed by ``integrations.tracker_store.WegwijsSQLTrackerStore``
+    when it saves a tracker in which this action ran; only the conversation language is kept.
+    """
+
+    def name(self) -> str:
+        return "action_delete_my_data"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        try:
+            await in_thread(handoff.delete_conversation_data, tracker.sender_id)
+        except Exception:
+            logger.exception("privacy.delete.failed")
+            dispatcher.utter_message(response="utter_referral_failed")
+            return []
+        dispatcher.utter_message(response="utter_data_deleted")
+        return [AllSlotsReset(), SlotSet("language", tracker.get_slot("language"))]

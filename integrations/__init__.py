@@ -1,0 +1,1 @@
+"""Rasa integrations: channels, tracker store, web chat."""

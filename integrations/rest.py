@@ -1,0 +1,83 @@
+"""Rasa's REST channel with input checks (``POST /webhooks/rest/webhook``).
+
+Rasa's own ``RestInput`` passes any JSON on: an empty or missing message, a missing
+sender or a 1 MB text reach the NLU pipeline. ``RestInput`` here keeps the same
+name, URL and answers, and rejects bad input first with a clear JSON error:
+
+- 400 ``{"error": ...}``: body not a JSON object; ``sender`` missing, not a string or
+  longer than 128 characters; ``message`` missing, not a string, or empty;
+- 413: ``message`` longer than 4096 characters (WhatsApp's text limit), or a body
+  over 64 KiB.
+
+Registered in credentials.yml as ``integrations.rest.RestInput``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Awaitable, Callable, Optional, Text
+
+from rasa.core.channels.channel import UserMessage
+from rasa.core.channels.rest import RestInput as RasaRestInput
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+MAX_MESSAGE_CHARS = 4096
+MAX_SENDER_CHARS = 128
+MAX_BODY_BYTES = 64 * 1024
+
+
+def check_rest_body(body: bytes) -> Optional[tuple[int, str]]:
+    """Why a REST webhook body is unacceptable, or None when it is fine.
+
+    Args:
+        body: the raw request body.
+
+    Returns:
+        ``(http_status, message)`` for a bad body, else None.
+    """
+    if len(body) > MAX_BODY_BYTES:
+        return 413, f"body is {len(body)} bytes, the limit is {MAX_BODY_BYTES}"
+    try:
+        data: Any = json.loads(body or b"")
+    except ValueError:
+        return 400, "body must be a JSON object like {\"sender\": \"id\", \"message\": \"text\"}"
+    if not isinstance(data, dict):
+        return 400, "body must be a JSON object"
+    sender = data.get("sender")
+    if not isinstance(sender, str) or not sender.strip():
+        return 400, "'sender' must be a non-empty string"
+    if len(sender) > MAX_SENDER_CHARS:
+        return 400, f"'sender' is {len(sender)} characters, the limit is {MAX_SENDER_CHARS}"
+    message = data.get("message")
+    if not isinstance(message, str) or not message.strip():
+        return 400, "'message' must be a non-empty string"
+    if len(message) > MAX_MESSAGE_CHARS:
+        return 413, f"'message' is {len(message)} characters, the limit is {MAX_MESSAGE_CHARS}"
+    return None
+
+
+class RestInput(RasaRestInput):
+    """Rasa's REST channel, with the checks of :func:`check_rest_body` in front."""
+
+    @classmethod
+    def name(cls) -> Text:
+        """Same slug as Rasa's channel: ``/webhooks/rest/webhook``."""
+        return "rest"
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
+        """Rasa's routes plus a request check (see parent class for full docstring)."""
+        bp = super().blueprint(on_new_message)
+
+        @bp.middleware("request")
+        async def reject_bad_input(request: Request) -> Optional[HTTPResponse]:
+            if request.method != "POST" or not request.path.endswith("/webhook"):
+                return None
+            problem = check_rest_body(request.body)
+            if problem:
+                status, msg = problem
+                return response.json({"error": msg}, status=status)
+            return None
+
+        return bp

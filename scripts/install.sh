@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Install everything Wegwijs needs into .venv and build what is missing or stale:
+# the fastText language-ID model, the generated responses, the database schema and
+# the Rasa model. Idempotent: a second run only checks. Used by up.sh and test.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false PIP_DISABLE_PIP_VERSION_CHECK=1
+
+find_python310() {
+  # Rasa 3.6.21 supports Python 3.8-3.10; we use 3.10.
+  local c
+  for c in "${WEGWIJS_PYTHON:-}" "$(command -v python3.10 || true)" \
+           "$(pyenv root 2>/dev/null)/versions/"3.10*/bin/python \
+           /root/.pyenv/versions/3.10*/bin/python /usr/local/bin/python3.10 /usr/bin/python3.10; do
+    if [ -n "$c" ] && [ -x "$c" ] && "$c" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))' 2>/dev/null; then
+      echo "$c"; return 0
+    fi
+  done
+  if command -v uv >/dev/null && c=$(uv python find 3.10 2>/dev/null); then echo "$c"; return 0; fi
+  return 1
+}
+
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import rasa, rasa_sdk, fasttext, spacy, alembic' 2>/dev/null \
+   || [ requirements/lock-py310.txt -nt .venv/.installed ]; then
+  PY=$(find_python310) || {
+    echo "ERROR: Python 3.10 not found (Rasa 3.6.21 needs 3.8-3.10)." >&2
+    echo "Install one (e.g. 'pyenv install 3.10', 'apt-get install python3.10', or 'uv python install 3.10')" >&2
+    echo "or point WEGWIJS_PYTHON at it, then run this again." >&2
+    exit 1
+  }
+  echo "== installing into .venv with $PY"
+  [ -x .venv/bin/python ] || "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade "uv>=0.4"
+  .venv/bin/uv pip install -q -p .venv/bin/python -r requirements/lock-py310.txt
+  .venv/bin/uv pip install -q -p .venv/bin/python --no-deps -e .
+  touch .venv/.installed
+fi
+
+echo "== building (language-ID model, responses, database, Rasa model: only what is stale)"
+.venv/bin/wegwijs build

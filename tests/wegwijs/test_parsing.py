@@ -1,0 +1,66 @@
+"""Intake answer parsing: ages in any script and language, gemeenten."""
+
+from __future__ import annotations
+
+import pytest
+
+from wegwijs.intake.parsing import Municipalities, age_groups_for, parse_ages
+
+WORDS = {"two": 2, "three": 3, "twee": 2, "drie": 3, "ثلاثة": 3, "اربعة": 4, "ሰለስተ": 3, "ክልተ": 2}
+MONTHS = ["months", "maanden", "شهور", "ኣዋርሕ"]
+PREGNANT = ["pregnant", "zwanger", "حامل", "ነፍሰ ጾር"]
+
+
+@pytest.mark.parametrize(
+    "text, ages, pregnant",
+    [
+        ("3 and 8", [3, 8], False),
+        ("I have 2 kids, 4 and 9 years", [4, 9], False),
+        ("twee kinderen van 3 en 7", [3, 7], False),
+        ("ik heb een baby van 8 maanden", [0], False),
+        ("عندي ولدين ٣ و ٧", [3, 7], False),
+        ("ابني عمره ثلاثة سنين و بنتي ١٢", [3, 12], False),
+        ("وثلاثة", [3], False),
+        ("ክልተ ቆልዑ ፫ን ፲፪ን", [3, 12], False),
+        ("ሰለስተ ዓመት", [3], False),
+        ("I am pregnant", [], True),
+        ("zwanger en een zoon van 4", [4], True),
+        ("my son is 25", [], False),
+        ("no idea", [], False),
+    ],
+)
+def test_parse_ages(text: str, ages: list[int], pregnant: bool) -> None:
+    answer = parse_ages(text, WORDS, MONTHS, PREGNANT)
+    assert answer.ages == ages
+    assert answer.pregnant is pregnant
+    assert answer.understood is bool(ages or pregnant)
+
+
+def test_age_groups_follow_registry_bounds() -> None:
+    groups = {"0-4": (0, 4), "4-12": (4, 12), "12-18": (12, 18)}
+    assert age_groups_for([0, 4, 11], groups) == ["0-4", "4-12"]
+    assert age_groups_for([17], groups) == ["12-18"]
+    assert age_groups_for([], groups) == []
+
+
+@pytest.fixture
+def gemeenten() -> Municipalities:
+    return Municipalities(
+        names=["Utrecht", "Den Helder", "'s-Hertogenbosch", "Ede"],
+        aliases={"den bosch": "'s-Hertogenbosch", "اوترخت": "Utrecht"},
+    )
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Utrecht", "Utrecht"),
+        ("wij wonen in utrecht!", "Utrecht"),
+        ("in Den Bosch", "'s-Hertogenbosch"),
+        ("نسكن في اوترخت", "Utrecht"),
+        ("Den Helder", "Den Helder"),
+        ("we need help", None),  # 'Ede' must not match inside 'need'
+    ],
+)
+def test_municipality_found_on_word_boundaries(gemeenten: Municipalities, text: str, expected: str | None) -> None:
+    assert gemeenten.find(text) == expected

@@ -1,0 +1,1 @@
+"""Wegwijs: multilingual intake assistant for newcomer parents (Rasa 3.6)."""

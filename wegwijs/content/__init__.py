@@ -1,0 +1,1 @@
+"""Parent-facing content: schema, loader, parity checks and the domain compiler."""

@@ -1,0 +1,182 @@
+"""Typed schema of the content a translator or municipality edits.
+
+Every file under ``languages/`` is parsed into these pydantic (1.x, Rasa pins
+``pydantic<1.10.10``) models. Limits come from the WhatsApp Cloud API message
+rules (reply buttons: at most 3, title at most 20 characters; list rows: at
+most 10, row title at most 24 characters; text body at most 4096 characters),
+as listed in BRIEF section 3 and STYLE.md item 5.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field, validator
+
+#: WhatsApp Cloud API limits (characters / counts).
+MAX_BODY = 4096
+MAX_BUTTONS = 3
+MAX_BUTTON_TITLE = 20
+MAX_LIST_ROW_TITLE = 24
+#: Our own limit for one tip: it must fit a phone screen.
+MAX_TIP = 400
+
+PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")
+
+
+class ContentError(ValueError):
+    """A content file is missing, malformed or breaks a limit.
+
+    Attributes:
+        lang: language code of the folder (``"ar"``), or ``"*"`` for shared files.
+        file: file name inside the language folder (``"responses.yml"``).
+        key: the offending key path (``"utter_ask_consent.buttons[0].title"``).
+        msg: what is wrong, with the actual value or length.
+    """
+
+    def __init__(self, lang: str, file: str, key: str, msg: str) -> None:
+        self.lang, self.file, self.key, self.msg = lang, file, key, msg
+        super().__init__(f"languages/{lang}/{file}: {key}: {msg}")
+
+
+class Button(BaseModel):
+    """One quick-reply button: a title the parent reads and a Rasa payload."""
+
+    title: str
+    payload: str
+
+    @validator("title")
+    def _title_fits(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("empty button title")
+        if len(v) > MAX_BUTTON_TITLE:
+            raise ValueError(
+                f"button title is {len(v)} characters, WhatsApp allows {MAX_BUTTON_TITLE}: {v!r}"
+            )
+        return v
+
+    @validator("payload")
+    def _payload_is_intent(cls, v: str) -> str:
+        if not v.startswith("/"):
+            raise ValueError(f"payload must start with '/': {v!r}")
+        return v
+
+
+class Response(BaseModel):
+    """One response text (with optional buttons) in one language."""
+
+    text: str
+    buttons: list[Button] = Field(default_factory=list)
+
+    @validator("text")
+    def _text_fits(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("empty text")
+        if len(v) > MAX_BODY:
+            raise ValueError(f"text is {len(v)} characters, WhatsApp allows {MAX_BODY}")
+        return v
+
+    @validator("buttons")
+    def _few_buttons(cls, v: list[Button]) -> list[Button]:
+        if len(v) > MAX_BUTTONS:
+            raise ValueError(f"{len(v)} buttons, WhatsApp allows {MAX_BUTTONS}")
+        return v
+
+    def placeholders(self) -> set[str]:
+        """Names of ``{placeholder}`` fields in the text."""
+        return set(PLACEHOLDER.findall(self.text))
+
+
+class Meta(BaseModel):
+    """``meta.yml``: who the language is and how far its text was reviewed."""
+
+    code: str
+    name: str
+    english_name: str
+    dutch_name: str
+    direction: str = "ltr"
+    spacy_lang: str
+    review: str
+    review_note: str = ""
+
+    @validator("direction")
+    def _direction(cls, v: str) -> str:
+        if v not in ("ltr", "rtl"):
+            raise ValueError(f"direction must be ltr or rtl, not {v!r}")
+        return v
+
+    @validator("review")
+    def _review(cls, v: str) -> str:
+        allowed = ("native-reviewed", "unreviewed", "untranslated")
+        if v not in allowed:
+            raise ValueError(f"review must be one of {allowed}, not {v!r}")
+        return v
+
+
+class Parsing(BaseModel):
+    """``parsing.yml``: words the intake parser needs in this language."""
+
+    number_words: dict[str, int]
+    months_words: list[str] = Field(default_factory=list)
+    pregnancy_words: list[str] = Field(default_factory=list)
+
+
+class SafetyCategory(BaseModel):
+    """One danger category of ``safety.yml``: keywords plus misspellings."""
+
+    keywords: list[str]
+    misspellings: list[str] = Field(default_factory=list)
+
+    def all_terms(self) -> list[str]:
+        """Keywords and misspellings together, without empty strings."""
+        return [t for t in [*self.keywords, *self.misspellings] if t and t.strip()]
+
+
+class LanguagePack(BaseModel):
+    """Everything one language folder holds, validated."""
+
+    meta: Meta
+    responses: dict[str, Response]
+    labels: dict[str, dict[str, str]]
+    topics: dict[str, str]
+    tips: dict[str, dict[str, list[str]]]
+    safety: dict[str, SafetyCategory]
+    parsing: Parsing
+
+    @validator("topics")
+    def _topic_titles_fit(cls, v: dict[str, str]) -> dict[str, str]:
+        for key, title in v.items():
+            if len(title) > MAX_LIST_ROW_TITLE:
+                raise ValueError(
+                    f"topic {key!r} title is {len(title)} characters, "
+                    f"a WhatsApp list row allows {MAX_LIST_ROW_TITLE}: {title!r}"
+                )
+        return v
+
+    @validator("tips")
+    def _tips_fit(cls, v: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        for topic, groups in v.items():
+            for group, tips in groups.items():
+                for i, tip in enumerate(tips):
+                    if len(tip) > MAX_TIP:
+                        raise ValueError(
+                            f"tips.{topic}.{group}[{i}] is {len(tip)} characters, limit {MAX_TIP}"
+                        )
+        return v
+
+    def label(self, kind: str, value: Any) -> str:
+        """The translated label for ``value`` of ``kind`` (``person_type``...), else ``str(value)``."""
+        return self.labels.get(kind, {}).get(str(value), str(value))
+
+
+class Registry(BaseModel):
+    """``languages/registry.yml``: supported languages, topics, age groups."""
+
+    supported: list[str]
+    reference: str
+    topics: list[str]
+    menu_size: int = 10
+    required_tip_topics: list[str]
+    age_groups: dict[str, tuple[int, int]]
+    safety_categories: list[str]

@@ -1,0 +1,66 @@
+"""A cached view of all content for the action server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from wegwijs.content.loader import LANGUAGES_DIR, REPO_ROOT, load_all, load_registry
+from wegwijs.content.schema import LanguagePack, Registry
+from wegwijs.intake.parsing import Municipalities
+
+MUNICIPALITIES_FILE = REPO_ROOT / "municipalities" / "registry.yml"
+
+
+@dataclass(frozen=True)
+class ContentStore:
+    """All languages, the registry and the gemeente list, loaded once.
+
+    Attributes:
+        registry: ``languages/registry.yml``.
+        packs: ``{code: LanguagePack}`` for every supported language.
+        municipalities: recognised gemeenten.
+    """
+
+    registry: Registry
+    packs: dict[str, LanguagePack]
+    municipalities: Municipalities
+
+    def pack(self, code: str | None) -> LanguagePack:
+        """The pack for ``code``, or the reference language's when unknown."""
+        return self.packs.get(code or "", self.packs[self.registry.reference])
+
+    def number_words(self) -> dict[str, int]:
+        """Number words of every language (parents mix languages)."""
+        words: dict[str, int] = {}
+        for p in self.packs.values():
+            words.update({k.lower(): v for k, v in p.parsing.number_words.items()})
+        return words
+
+    def months_words(self) -> list[str]:
+        """Words for "month(s)" in every language."""
+        return [w for p in self.packs.values() for w in p.parsing.months_words]
+
+    def pregnancy_words(self) -> list[str]:
+        """Words for "pregnant" in every language."""
+        return [w for p in self.packs.values() for w in p.parsing.pregnancy_words]
+
+
+def load_store(languages_dir: Path = LANGUAGES_DIR, municipalities_file: Path = MUNICIPALITIES_FILE) -> ContentStore:
+    """Load a fresh :class:`ContentStore`.
+
+    Raises:
+        wegwijs.content.schema.ContentError: invalid content.
+    """
+    return ContentStore(
+        registry=load_registry(languages_dir),
+        packs=load_all(languages_dir),
+        municipalities=Municipalities.load(municipalities_file),
+    )
+
+
+@lru_cache(maxsize=1)
+def content_store() -> ContentStore:
+    """The process-wide store, loaded on first use (never at import)."""
+    return load_store()

@@ -1,0 +1,209 @@
+"""``wegwijs serve``: start the action server and the Rasa server, wait until both answer.
+
+Used by ``scripts/up.sh`` (foreground, Ctrl-C stops both), by the end-to-end tests
+and by the benchmark (as a context manager on free ports with their own databases).
+Rasa's endpoints file is written from :class:`wegwijs.settings.Settings` into
+``var/endpoints-<port>.yml``, so one place configures storage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+from contextlib import contextmanager
+
+import yaml
+
+from wegwijs.build import RASA_MODEL, rasa_bin, rasa_env
+from wegwijs.settings import REPO_ROOT, Settings
+
+VAR = REPO_ROOT / "var"
+
+
+class ServeError(RuntimeError):
+    """A server did not start (the message says which, with its log file)."""
+
+
+def endpoints_config(settings: Settings, action_port: int) -> dict:
+    """Rasa endpoints (action server, tracker store, lock store) from ``settings``.
+
+    The tracker store is :class:`integrations.tracker_store.WegwijsSQLTrackerStore`
+    on ``settings.tracker_db_url``; the lock store is Redis when ``lock_store`` is
+    "redis", else Rasa's in-memory store (one Rasa process).
+    """
+    cfg: dict = {
+        "action_endpoint": {"url": f"http://127.0.0.1:{action_port}/webhook"},
+        "tracker_store": {
+            "type": "integrations.tracker_store.WegwijsSQLTrackerStore",
+            "url": settings.tracker_db_url,
+        },
+    }
+    if os.environ.get("WEGWIJS_LOCK_STORE", "in_memory") == "redis":
+        from urllib.parse import urlparse
+
+        u = urlparse(settings.redis_url)
+        cfg["lock_store"] = {
+            "type": "redis",
+            "url": u.hostname or "127.0.0.1",
+            "port": u.port or 6379,
+            "db": int((u.path or "/0").strip("/") or 0),
+            "key_prefix": "wegwijs",
+        }
+    return cfg
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path, ok=lambda body: True) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise ServeError(f"{url}: process exited with {proc.returncode}; see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200 and ok(r.read()):
+                    return
+        except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
+            pass
+        time.sleep(0.5)
+    raise ServeError(f"{url}: not ready after {timeout:.0f} s; see {log}")
+
+
+@dataclass
+class Servers:
+    """The running servers and where to reach them."""
+
+    rasa_port: int
+    action_port: int
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    @property
+    def rasa_url(self) -> str:
+        """Base URL of the Rasa server."""
+        return f"http://127.0.0.1:{self.rasa_port}"
+
+    def stop(self) -> None:
+        """Stop both servers (SIGTERM, then SIGKILL after 20 s)."""
+        for p in self.procs:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in self.procs:
+            try:
+                p.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+
+
+def start(
+    settings: Settings | None = None,
+    rasa_port: int = 5005,
+    action_port: int = 5055,
+    model: Path = RASA_MODEL,
+    timeout: float = 300.0,
+    extra_env: dict[str, str] | None = None,
+) -> Servers:
+    """Start the action server, then the Rasa server; return when both answer.
+
+    Args:
+        settings: storage settings (default: from the environment).
+        rasa_port: port of the Rasa server (HTTP API and channels).
+        action_port: port of the action server.
+        model: the trained Rasa model archive.
+        timeout: seconds to wait for each server.
+        extra_env: environment for both servers (e.g. ``WEGWIJS_DATABASE_URL``).
+
+    Raises:
+        ServeError: the model is missing or a server did not come up.
+    """
+    settings = settings or Settings.from_env()
+    if not Path(model).is_file():
+        raise ServeError(f"no Rasa model at {model}: run `wegwijs build` (or scripts/install.sh)")
+    VAR.mkdir(exist_ok=True)
+    env = rasa_env()
+    env.update(extra_env or {})
+    env.setdefault("WEGWIJS_DATABASE_URL", settings.database_url)
+    env.setdefault("WEGWIJS_TRACKER_DB_URL", settings.tracker_db_url)
+    endpoints = VAR / f"endpoints-{rasa_port}.yml"
+    endpoints.write_text(yaml.safe_dump(endpoints_config(settings, action_port)))
+    servers = Servers(rasa_port=rasa_port, action_port=action_port)
+    action_log = VAR / f"actions-{action_port}.log"
+    rasa_log = VAR / f"rasa-{rasa_port}.log"
+    try:
+        servers.procs.append(subprocess.Popen(
+            [rasa_bin(), "run", "actions", "--actions", "actions", "--port", str(action_port)],
+            cwd=REPO_ROOT, env=env, stdout=action_log.open("wb"), stderr=subprocess.STDOUT,
+        ))
+        servers.procs.append(subprocess.Popen(
+            [rasa_bin(), "run", "--enable-api", "--cors", "*", "--port", str(rasa_port),
+             "--model", str(model), "--credentials", str(REPO_ROOT / "credentials.yml"),
+             "--endpoints", str(endpoints)],
+            cwd=REPO_ROOT, env=env, stdout=rasa_log.open("wb"), stderr=subprocess.STDOUT,
+        ))
+        _wait_http(f"http://127.0.0.1:{action_port}/health", servers.procs[0], timeout, action_log)
+        _wait_http(
+            f"http://127.0.0.1:{rasa_port}/status", servers.procs[1], timeout, rasa_log,
+            ok=lambda body: bool(json.loads(body or b"{}").get("model_file")),
+        )
+    except BaseException:
+        servers.stop()
+        raise
+    return servers
+
+
+@contextmanager
+def running(**kwargs) -> Iterator[Servers]:
+    """``with running(rasa_port=..., ...) as servers:`` — start, yield, always stop."""
+    servers = start(**kwargs)
+    try:
+        yield servers
+    finally:
+        servers.stop()
+
+
+def serve_forever(rasa_port: int = 5005, action_port: int = 5055) -> int:
+    """Start both servers, print where to chat, wait for Ctrl-C or a server to exit.
+
+    Returns:
+        Process exit code (0 after Ctrl-C).
+    """
+    print("starting the action server and the Rasa server (loading the model takes about a minute)…", flush=True)
+    try:
+        servers = start(rasa_port=rasa_port, action_port=action_port)
+    except ServeError as e:
+        print(f"ERROR: {e}", file=sys.stderr)
+        return 1
+    url = servers.rasa_url
+    print(
+        "\nWegwijs is running.\n"
+        f"  web chat page:  {url}/webhooks/webchat/chat\n"
+        f"  REST channel:   POST {url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"hallo\"}}\n"
+        f"  NLU parse:      POST {url}/model/parse  {{\"text\": \"...\"}}\n"
+        f"  socket.io:      {url}/socket.io\n"
+        f"  action server:  http://127.0.0.1:{action_port}/health\n"
+        "Stop with Ctrl-C.",
+        flush=True,
+    )
+    stop = {"now": False}
+
+    def _stop(*_: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        while not stop["now"]:
+            if any(p.poll() is not None for p in servers.procs):
+                print("ERROR: a server stopped; see var/*.log", file=sys.stderr)
+                return 1
+            time.sleep(1)
+    finally:
+        servers.stop()
+    return 0
