@@ -6,7 +6,7 @@ import pytest
 
 from wegwijs.intake.parsing import Municipalities, age_groups_for, parse_ages
 
-WORDS = {"two": 2, "three": 3, "twee": 2, "drie": 3, "ثلاثة": 3, "اربعة": 4, "ሰለስተ": 3, "ክልተ": 2}
+WORDS = {"ten": 10, "عشر": 10, "ዓሰርተ": 10, "two": 2, "three": 3, "twee": 2, "drie": 3, "ثلاثة": 3, "اربعة": 4, "ሰለስተ": 3, "ክልተ": 2}
 MONTHS = ["months", "maanden", "شهور", "ኣዋርሕ"]
 PREGNANT = ["pregnant", "zwanger", "حامل", "ነፍሰ ጾር"]
 
@@ -23,6 +23,9 @@ PREGNANT = ["pregnant", "zwanger", "حامل", "ነፍሰ ጾር"]
         ("وثلاثة", [3], False),
         ("ክልተ ቆልዑ ፫ን ፲፪ን", [3, 12], False),
         ("ሰለስተ ዓመት", [3], False),
+        ("ዓሰርተ ክልተ ዓመት", [12], False),
+        ("بنتي عمرها ثلاثة عشر", [13], False),
+        ("two ten", [12], False),
         ("I am pregnant", [], True),
         ("zwanger en een zoon van 4", [4], True),
         ("my son is 25", [], False),

@@ -100,14 +100,24 @@ def parse_ages(
     pregnant = any(_normalise(w) in norm for w in pregnancy_words if w.strip())
     tokens = _TOKEN.findall(norm)
     numbers: list[int] = []
+    prev_word_number: int | None = None  # number word right before this token
     for i, tok in enumerate(tokens):
-        n: int | None = int(tok) if tok.isdigit() and len(tok) <= 3 else _word_number(tok, norm_words)
+        is_word = not tok.isdigit()
+        n: int | None = _word_number(tok, norm_words) if is_word else (int(tok) if len(tok) <= 3 else None)
         if n is None:
+            prev_word_number = None
+            continue
+        if is_word and prev_word_number is not None and numbers and 10 in (prev_word_number, n) \
+                and min(prev_word_number, n) < 10 and prev_word_number != n:
+            # two-word teens: "ዓሰርተ ክልተ" (10 2) and "ثلاثة عشر" (3 10) mean 12 and 13
+            numbers[-1] = prev_word_number + n
+            prev_word_number = None
             continue
         nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
         if nxt in months or (nxt[:1] in _ARABIC_CLITICS and nxt[1:] in months):
             n = 0
         numbers.append(n)
+        prev_word_number = n if is_word else None
     ages = [n for n in numbers if MIN_AGE <= n <= MAX_AGE]
     if len(ages) >= 2 and ages[0] == len(ages) - 1:
         ages = ages[1:]  # "2 kinderen: 3 en 7" — the first number counts the children

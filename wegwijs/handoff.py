@@ -1,0 +1,102 @@
+"""Warm referral (warme overdracht) from a conversation's slots.
+
+The bridge between the custom actions (which know slots) and the referral service
+(which knows :class:`~wegwijs.referrals.service.ReferralIn`). Blocking: actions call
+these functions through ``run_in_executor``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from wegwijs import bootstrap
+from wegwijs.referrals import service
+from wegwijs.referrals.service import ReferralIn, ReferralOut
+
+_ALLOWED = {
+    "contact_channel": ("whatsapp", "phone", "visit"),
+    "contact_gender": ("woman", "man", "any"),
+    "contact_setting": ("individual", "group", "any"),
+}
+_NOT_ANSWERED = (None, "", "skipped")
+
+
+def referral_from_slots(
+    conversation_id: str, slots: Mapping[str, Any], *, urgent_reason: str | None
+) -> ReferralIn:
+    """Build the referral input from the tracker's slots.
+
+    Button answers (``whatsapp``, ``woman``, ...) go into their fields; answers the
+    parent typed in their own words for channel, gender or setting are kept, labelled,
+    in ``contact_times`` so the klantmanager still reads them.
+
+    Args:
+        conversation_id: the tracker's sender id.
+        slots: ``tracker.current_slot_values()``.
+        urgent_reason: a safety category (``"self_harm"``) or ``"urgent_help"`` for an
+            urgent referral; None for a normal one.
+
+    Returns:
+        A validated :class:`ReferralIn`.
+    """
+    ages = slots.get("children_ages")
+    ages = [a for a in ages if isinstance(a, int)] if isinstance(ages, list) else []
+    own_words: list[str] = []
+    fields: dict[str, Any] = {}
+    for slot, allowed in _ALLOWED.items():
+        value = slots.get(slot)
+        if value in allowed:
+            fields[slot] = value
+        elif value not in _NOT_ANSWERED and value not in ("any",):
+            own_words.append(f"{slot.split('_')[1]}: {value}")
+    times = slots.get("contact_times")
+    times = None if times in _NOT_ANSWERED else str(times)
+    if own_words:
+        times = "; ".join([*([times] if times else []), *own_words])
+    interpreter = slots.get("interpreter")
+    municipality = slots.get("municipality")
+    consent_at = slots.get("consent_at")
+    person_type = slots.get("person_type")
+    topics = list(slots.get("topics") or [])
+    return ReferralIn(
+        conversation_id=conversation_id,
+        person_type=person_type if person_type in ("klantmanager", "sleutelpersoon") else "either",
+        language=slots.get("language") or "und",
+        municipality=None if municipality in _NOT_ANSWERED else municipality,
+        interpreter_needed=interpreter if isinstance(interpreter, bool) else None,
+        children_count=len(ages) if ages else None,
+        children_ages=ages,
+        pregnant=bool(slots.get("pregnant")),
+        topics=topics,
+        concern_text=[c for c in (slots.get("concern_text") or []) if c.get("text")],
+        urgency="urgent" if urgent_reason else "normal",
+        urgency_reason=urgent_reason,
+        contact_times=times,
+        consent_at=datetime.fromisoformat(consent_at) if consent_at else None,
+        **fields,
+    )
+
+
+def store_referral(data: ReferralIn) -> ReferralOut:
+    """Store a referral with its Dutch summary.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused it.
+    """
+    return service.create_referral(
+        bootstrap.get_session_factory(), data, names=bootstrap.get_dutch_names()
+    )
+
+
+def delete_conversation_data(conversation_id: str) -> int:
+    """Delete the conversation's referrals ("delete my data"); return how many.
+
+    The conversation events themselves are dropped by the tracker store.
+    """
+    return service.delete_for_conversation(bootstrap.get_session_factory(), conversation_id)
+
+
+def contact_days() -> int:
+    """Working days within which a person contacts the parent (settings)."""
+    return bootstrap.get_settings().referral_contact_days
