@@ -47,11 +47,11 @@ class ValidateContactForm(FormValidationAction):
         domain: dict[str, Any],
     ) -> list[str]:
         if tracker.get_slot("consent") == "yes":
-            return domain_slots
-        slots = [domain_slots[0], "handoff_consent"]
+            return [s for s in domain_slots if s != "handoff_consent"]
         if tracker.get_slot("handoff_consent") is False:
-            return slots  # no consent: stop asking, nothing will be stored
-        return slots + domain_slots[1:]
+            # no consent: stop asking, nothing will be stored
+            return domain_slots[: domain_slots.index("handoff_consent") + 1]
+        return domain_slots
 
     async def validate_person_type(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]

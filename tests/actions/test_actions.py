@@ -90,9 +90,9 @@ async def test_without_a_topic_the_menu_is_shown() -> None:
 async def test_contact_form_asks_storage_consent_only_without_intake_consent() -> None:
     v = ValidateContactForm()
     d = CollectingDispatcher()
-    base = ["person_type", "contact_channel", "contact_times"]
-    assert await v.required_slots(base, d, make_tracker(slots={"consent": "yes"}), {}) == base
-    assert (await v.required_slots(base, d, make_tracker(slots={"consent": "no"}), {}))[:2] == ["person_type", "handoff_consent"]
+    base = ["person_type", "handoff_consent", "contact_channel", "contact_times"]
+    assert await v.required_slots(base, d, make_tracker(slots={"consent": "yes"}), {}) == ["person_type", "contact_channel", "contact_times"]
+    assert await v.required_slots(base, d, make_tracker(slots={"consent": "no"}), {}) == base
     assert await v.required_slots(base, d, make_tracker(slots={"handoff_consent": False}), {}) == ["person_type", "handoff_consent"]
 
 
