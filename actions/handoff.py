@@ -9,8 +9,9 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import in_thread, is_payload, latest_entity, latest_intent, pack_for, remember_concern
+from actions.common import in_thread, is_payload, latest_entity, latest_intent, pack_for, remember_concern, store
 from wegwijs import handoff
+from wegwijs.intake.answers import answer_words, match_answer
 
 logger = logging.getLogger(__name__)
 
@@ -22,13 +23,19 @@ CONTACT_SLOTS = (
 
 
 def _choice(tracker: Tracker, slot: str, value: Any, allowed: tuple[str, ...], skipped: str) -> Any:
-    """A button value when given, "skipped"/"any" on no, else the parent's own words (≤ 200 chars)."""
+    """A button value (pressed, or typed in any language), "skipped"/"any" on no, else the parent's own words."""
     entity = latest_entity(tracker, slot)
     if entity in allowed:
         return entity
     if value in allowed:
         return value
-    if latest_intent(tracker) == "deny" or is_payload(str(value or "")):
+    if is_payload(str(value or "")):
+        return skipped
+    if allowed:
+        typed = match_answer(str(value or ""), answer_words(store().packs.values(), slot))
+        if typed in allowed:
+            return typed
+    if latest_intent(tracker) == "deny":
         return skipped
     return str(value or "").strip()[:200] or skipped
 
@@ -59,6 +66,9 @@ class ValidateContactForm(FormValidationAction):
         value = latest_entity(tracker, "person_type") or slot_value
         if value in PERSON_TYPES:
             return {"person_type": value}
+        typed = match_answer(str(value or ""), answer_words(store().packs.values(), "person_type"))
+        if typed in PERSON_TYPES:
+            return {"person_type": typed}
         text = str(value or "").lower()
         for kind in ("klantmanager", "sleutelpersoon"):
             if kind in text:

@@ -42,6 +42,9 @@ class ActionSetLanguage(Action):
         events: list[dict[str, Any]] = []
         if new != current:
             events.append(SlotSet("language", new))
+        name = s.pack(new).meta.name
+        if tracker.get_slot("language_name") != name:
+            events.append(SlotSet("language_name", name))
         if latest_intent(tracker) != "nlu_fallback" and (tracker.get_slot("fallback_count") or 0) > 0:
             events.append(SlotSet("fallback_count", 0.0))
         return events

@@ -35,4 +35,5 @@ class ActionDeleteMyData(Action):
             dispatcher.utter_message(response="utter_referral_failed")
             return []
         dispatcher.utter_message(response="utter_data_deleted")
-        return [AllSlotsReset(), SlotSet("language", tracker.get_slot("language"))]
+        keep = ("language", "language_name")
+        return [AllSlotsReset(), *[SlotSet(k, tracker.get_slot(k)) for k in keep]]

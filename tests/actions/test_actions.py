@@ -26,8 +26,8 @@ def _keys(d: CollectingDispatcher) -> list:
 async def test_set_language_first_message_and_sticky() -> None:
     d = CollectingDispatcher()
     t = make_tracker("مرحبا كيف حالكم اليوم", slots={"language": None}, language={"code": "ar", "confidence": 0.99})
-    assert _slots(await ActionSetLanguage().run(d, t, {})) == {"language": "ar"}
-    t = make_tracker("ok", slots={"language": "ar"}, language={"code": "en", "confidence": 0.99})
+    assert _slots(await ActionSetLanguage().run(d, t, {})) == {"language": "ar", "language_name": "العربية"}
+    t = make_tracker("ok", slots={"language": "ar", "language_name": "العربية"}, language={"code": "en", "confidence": 0.99})
     assert _slots(await ActionSetLanguage().run(d, t, {})) == {}
 
 
@@ -148,9 +148,10 @@ async def test_urgent_help_still_gives_numbers_when_the_database_is_down(tmp_pat
 async def test_delete_my_data_removes_referrals_and_keeps_language(db) -> None:
     d = CollectingDispatcher()
     await ActionUrgentHelp().run(CollectingDispatcher(), make_tracker("help", "urgent_help", sender_id="p-del"), {})
-    events = await ActionDeleteMyData().run(d, make_tracker("delete", "delete_my_data", slots={"language": "nl"}, sender_id="p-del"), {})
+    events = await ActionDeleteMyData().run(
+        d, make_tracker("delete", "delete_my_data", slots={"language": "nl", "language_name": "Nederlands"}, sender_id="p-del"), {})
     assert _keys(d) == ["utter_data_deleted"]
-    assert events[0]["event"] == "reset_slots" and _slots(events) == {"language": "nl"}
+    assert events[0]["event"] == "reset_slots" and _slots(events) == {"language": "nl", "language_name": "Nederlands"}
     assert service.list_referrals(bootstrap.get_session_factory(), actor="test") == []
 
 
@@ -159,3 +160,27 @@ async def test_second_misunderstanding_offers_a_person(count, key, offered) -> N
     d = CollectingDispatcher()
     events = await ActionFallback().run(d, make_tracker("xyz", "nlu_fallback", slots={"fallback_count": float(count)}), {})
     assert _keys(d) == [key] and _slots(events)["offered_person"] is offered
+
+
+@pytest.mark.parametrize(
+    "slot, typed, expected",
+    [
+        ("contact_gender", "امرأة", "woman"),
+        ("contact_gender", "liever een vrouw", "woman"),
+        ("contact_setting", "لوحدي", "individual"),
+        ("contact_setting", "በይነይ ይሓይሽ", "individual"),
+        ("contact_channel", "واتساب", "whatsapp"),
+        ("contact_channel", "bel me maar", "phone"),
+        ("contact_channel", "ብተሌፎን", "phone"),
+    ],
+)
+async def test_typed_answers_become_button_values(slot, typed, expected) -> None:
+    v = ValidateContactForm()
+    got = await getattr(v, f"validate_{slot}")(typed, CollectingDispatcher(), make_tracker(typed, "inform"), {})
+    assert got == {slot: expected}
+
+
+async def test_unrecognised_typed_answer_is_kept_in_the_parents_words() -> None:
+    v = ValidateContactForm()
+    got = await v.validate_contact_channel("via mijn buurvrouw", CollectingDispatcher(), make_tracker("x", "inform"), {})
+    assert got == {"contact_channel": "via mijn buurvrouw"}

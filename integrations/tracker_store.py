@@ -1,0 +1,233 @@
+"""Rasa SQL tracker store that honours "delete my data", plus a retention purge.
+
+Use it from ``endpoints.yml``::
+
+    tracker_store:
+      type: integrations.tracker_store.WegwijsSQLTrackerStore
+      url: ${WEGWIJS_TRACKER_DB_URL}    # full SQLAlchemy URL, e.g. postgresql://user:pw@db/rasa
+      # or the usual SQLTrackerStore keys: dialect, url (host), port, db, username,
+      # password, login_db, query. With neither url nor db, the URL comes from
+      # wegwijs settings (WEGWIJS_TRACKER_DB_URL, default sqlite:///<repo>/var/tracker.db).
+
+Why a subclass: ``SQLTrackerStore.save`` appends only the events beyond the number
+already stored for the session, so rows deleted by a custom action would simply be
+written again (or the wrong events skipped) on the next save. Here, when the tracker
+being saved contains an ``ActionExecuted`` for ``action_delete_my_data`` that is not
+stored yet, every stored row of that ``sender_id`` (all sessions) is deleted and only
+the events from that action onwards are stored. The next retrieve therefore starts at
+the delete action: earlier messages and slot values are gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
+
+from rasa.core.brokers.broker import EventBroker
+from rasa.core.tracker_store import SQLTrackerStore
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, Event
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import INTENT_NAME_KEY
+
+logger = logging.getLogger(__name__)
+
+#: The custom action that deletes the parent's data (docs/design.md).
+ACTION_DELETE_MY_DATA = "action_delete_my_data"
+
+#: Two float timestamps closer than this are the same event.
+_TIMESTAMP_TOLERANCE = 1e-6
+
+
+def _pseudonym(sender_id: str) -> str:
+    """A short hash for logs: sender ids can be phone numbers (BRIEF 8)."""
+    return hashlib.sha256(sender_id.encode("utf-8")).hexdigest()[:12]
+
+
+def _ensure_sqlite_folder(url: Any) -> None:
+    try:
+        parsed = make_url(str(url)) if not isinstance(url, sa.engine.URL) else url
+    except sa.exc.ArgumentError:
+        return
+    database = parsed.database or ""
+    if parsed.get_backend_name() == "sqlite" and database not in ("", ":memory:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+class WegwijsSQLTrackerStore(SQLTrackerStore):
+    """``SQLTrackerStore`` whose ``save`` applies ``action_delete_my_data``."""
+
+    def __init__(
+        self,
+        domain: Optional[Domain] = None,
+        dialect: Text = "sqlite",
+        host: Optional[Text] = None,
+        port: Optional[int] = None,
+        db: Optional[Text] = None,
+        username: Optional[Text] = None,
+        password: Optional[Text] = None,
+        event_broker: Optional[EventBroker] = None,
+        login_db: Optional[Text] = None,
+        query: Optional[Dict] = None,
+        delete_action: Text = ACTION_DELETE_MY_DATA,
+        **kwargs: Dict[Text, Any],
+    ) -> None:
+        """Create the store; the arguments are those of ``SQLTrackerStore``.
+
+        Rasa calls this as ``cls(host=<url>, domain=..., event_broker=..., **kwargs)``
+        with the keys of ``endpoints.yml``. ``host`` may be a full SQLAlchemy URL.
+        When neither ``host`` nor ``db`` is given, ``WEGWIJS_TRACKER_DB_URL`` is taken
+        through the composition root (``wegwijs.bootstrap.get_settings()``), since Rasa,
+        not our code, builds this object.
+
+        Args:
+            delete_action: name of the action that deletes the parent's data.
+        """
+        if host is None and db is None:
+            from wegwijs.bootstrap import get_settings
+
+            host = get_settings().tracker_db_url
+        db = db or "rasa.db"
+        _ensure_sqlite_folder(
+            self.get_db_url(dialect, host, port, db, username, password, login_db, query)
+        )
+        self.delete_action = delete_action
+        super().__init__(
+            domain=domain,
+            dialect=dialect,
+            host=host,
+            port=port,
+            db=db,
+            username=username,
+            password=password,
+            event_broker=event_broker,
+            login_db=login_db,
+            query=query,
+            **kwargs,
+        )
+
+    def _last_delete_index(self, events: List[Event]) -> Optional[int]:
+        for index in range(len(events) - 1, -1, -1):
+            event = events[index]
+            if isinstance(event, ActionExecuted) and event.action_name == self.delete_action:
+                return index
+        return None
+
+    def _stored_marker_id(self, session: Any, sender_id: Text, marker: Event) -> Optional[int]:
+        """Row id of ``marker`` (a delete ``ActionExecuted``) if it is stored already."""
+        rows = (
+            session.query(self.SQLEvent.id, self.SQLEvent.timestamp)
+            .filter(
+                self.SQLEvent.sender_id == sender_id,
+                self.SQLEvent.type_name == ActionExecuted.type_name,
+                self.SQLEvent.action_name == self.delete_action,
+            )
+            .order_by(self.SQLEvent.id.desc())
+            .all()
+        )
+        for row_id, timestamp in rows:
+            if timestamp is not None and abs(timestamp - marker.timestamp) < _TIMESTAMP_TOLERANCE:
+                return row_id
+        return None
+
+    def _events_to_store(self, session: Any, tracker: DialogueStateTracker) -> List[Event]:
+        """Events to append; deletes the sender's rows first when a new delete action is seen."""
+        events = list(tracker.events)
+        delete_index = self._last_delete_index(events)
+        if delete_index is None:
+            return list(self._additional_events(session, tracker))
+
+        sender_filter = self.SQLEvent.sender_id == tracker.sender_id
+        marker_id = self._stored_marker_id(session, tracker.sender_id, events[delete_index])
+        if marker_id is None:
+            deleted = session.query(self.SQLEvent).filter(sender_filter).delete(
+                synchronize_session=False
+            )
+            logger.info(
+                "tracker_store.delete_my_data conversation=%s deleted_rows=%d",
+                _pseudonym(tracker.sender_id),
+                deleted,
+            )
+            return events[delete_index:]
+
+        # The deletion was applied by an earlier save: the rows from the marker on
+        # are exactly events[delete_index:], in order.
+        stored_since_marker = (
+            session.query(sa.func.count(self.SQLEvent.id))
+            .filter(sender_filter, self.SQLEvent.id >= marker_id)
+            .scalar()
+        )
+        return events[delete_index + int(stored_since_marker or 0) :]
+
+    async def save(self, tracker: DialogueStateTracker) -> None:
+        """Store new events; apply ``action_delete_my_data`` (see module docstring)."""
+        await self.stream_events(tracker)
+
+        with self.session_scope() as session:
+            for event in self._events_to_store(session, tracker):
+                data = event.as_dict()
+                session.add(
+                    self.SQLEvent(
+                        sender_id=tracker.sender_id,
+                        type_name=event.type_name,
+                        timestamp=data.get("timestamp"),
+                        intent_name=data.get("parse_data", {})
+                        .get("intent", {})
+                        .get(INTENT_NAME_KEY),
+                        action_name=data.get("name"),
+                        data=json.dumps(data),
+                    )
+                )
+            session.commit()
+
+        logger.debug(
+            "tracker_store.saved conversation=%s", _pseudonym(tracker.sender_id)
+        )
+
+
+def purge_tracker_events(url: str, cutoff: datetime, *, dry_run: bool = False) -> int:
+    """Delete Rasa tracker events older than ``cutoff`` from the store at ``url``.
+
+    Events are compared by their own timestamp, so long conversations lose their
+    oldest part first. A SQLite file or ``events`` table that does not exist holds
+    nothing to purge (0, and no file is created).
+
+    Args:
+        url: SQLAlchemy URL of the tracker store.
+        cutoff: aware datetime (a naive one is taken as UTC).
+        dry_run: only count.
+
+    Returns:
+        The number of events deleted (or that would be deleted).
+    """
+    if cutoff.tzinfo is None:
+        cutoff = cutoff.replace(tzinfo=timezone.utc)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database in ("", ":memory:") or not Path(database).expanduser().is_file():
+            return 0
+
+    engine = sa.create_engine(url, future=True)
+    events = SQLTrackerStore.SQLEvent.__table__
+    try:
+        with engine.begin() as connection:
+            if not sa.inspect(connection).has_table(events.name):
+                return 0
+            condition = events.c.timestamp < cutoff.timestamp()
+            if dry_run:
+                count = connection.execute(
+                    sa.select(sa.func.count()).select_from(events).where(condition)
+                ).scalar_one()
+                return int(count)
+            result = connection.execute(sa.delete(events).where(condition))
+            return int(result.rowcount or 0)
+    finally:
+        engine.dispose()

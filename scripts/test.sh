@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The whole test suite. Installs and builds first when needed (fresh clone), then:
+#   1. content parity + generated responses up to date (wegwijs build-content --check)
+#   2. rasa data validate
+#   3. pytest: unit tests, storage on SQLite and PostgreSQL, Redis locks, LID accuracy on
+#      held-out sentences, Rasa test stories per language, end-to-end chats over REST.
+# Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (each run creates and
+# drops its own database). Extra arguments go to pytest (e.g. -k stories).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export RASA_TELEMETRY_ENABLED=false WEGWIJS_REQUIRE_PG=1 TF_CPP_MIN_LOG_LEVEL=2
+./scripts/install.sh
+echo "== content parity and generated responses"
+.venv/bin/wegwijs build-content --check
+echo "== rasa data validate"
+.venv/bin/rasa data validate --domain bot --data nlu_data bot/rules.yml --config config.yml 2>&1 \
+  | grep -v "is not used in any story or rule" | grep -E "ERROR|error|Validat|valid" || true
+.venv/bin/rasa data validate --domain bot --data nlu_data bot/rules.yml --config config.yml >/dev/null 2>&1 \
+  || { echo "rasa data validate failed"; exit 1; }
+echo "== language-ID report on held-out sentences"
+.venv/bin/wegwijs lid-report || true
+echo "== pytest"
+exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

@@ -1,0 +1,168 @@
+"""The referral service on SQLite and PostgreSQL: create, read with access log, delete, purge."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+from wegwijs.db.models import AccessLog, Referral
+from wegwijs.referrals import repository, service
+from wegwijs.referrals.service import JSON_FIELDS, ReferralIn, ReferralOut
+
+REFERENCE = re.compile(r"^WW-[ACDEFGHJKMNPQRTUVWXY34679]{6}$")
+
+
+def test_create_referral_returns_stable_json(session_factory, names, make_referral_in) -> None:
+    now = datetime(2026, 11, 29, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    out = service.create_referral(session_factory, make_referral_in(), names=names, now=now)
+    assert isinstance(out, ReferralOut)
+    assert REFERENCE.match(out.reference)
+    data = out.to_json_dict()
+    assert tuple(data) == JSON_FIELDS
+    assert data["created_at"] == "2026-11-29T10:00:00+00:00"
+    assert data["consent_at"] == "2026-11-02T09:30:00+00:00"
+    assert data["language_name_nl"] == "Arabisch"
+    assert data["topics"] == ["school", "wellbeing"]
+    assert data["topics_nl"] == ["School en huiswerk", "Welzijn en gevoelens"]
+    assert data["children_count"] == 2 and data["children_ages"] == [3, 7]
+    assert data["concern_text"] == [{"text": "ابني لا يريد الذهاب إلى المدرسة", "lang": "ar"}]
+    assert data["urgency"] == "urgent" and data["status"] == "new"
+    assert data["summary_nl"].startswith(f"Warme overdracht Wegwijs — referentie {out.reference}")
+
+    with session_factory() as session:
+        stored = repository.get_by_reference(session=session, reference=out.reference)
+        assert stored.id == out.id
+        assert stored.created_at == now
+
+
+def test_references_are_unique_over_many_referrals(session_factory, make_referral_in) -> None:
+    references = {
+        service.create_referral(session_factory, make_referral_in(conversation_id=f"c{i}")).reference
+        for i in range(25)
+    }
+    assert len(references) == 25
+
+
+def test_taken_reference_is_redrawn(session_factory, make_referral_in, monkeypatch) -> None:
+    first = service.create_referral(session_factory, make_referral_in())
+    draws = iter([first.reference, "WW-CCCCCC"])
+    monkeypatch.setattr(service, "new_reference", lambda: next(draws))
+    second = service.create_referral(session_factory, make_referral_in())
+    assert second.reference == "WW-CCCCCC"
+
+
+def test_without_names_ids_are_used(session_factory, make_referral_in) -> None:
+    out = service.create_referral(session_factory, make_referral_in(language="ti"))
+    assert out.language_name_nl == "ti"
+    assert out.topics_nl == ["school", "wellbeing"]
+
+
+def test_get_referral_by_id_and_reference_logs_access(session_factory, make_referral_in) -> None:
+    out = service.create_referral(session_factory, make_referral_in())
+    by_id = service.get_referral(session_factory, str(out.id), actor="km.utrecht")
+    by_reference = service.get_referral(
+        session_factory, out.reference.lower().removeprefix("ww-"), actor="sp.amina"
+    )
+    assert by_id == by_reference
+    with session_factory() as session:
+        log = repository.list_access_log(session=session, referral_id=out.id)
+    assert sorted((e.actor, e.action) for e in log) == [("km.utrecht", "show"), ("sp.amina", "show")]
+
+
+def test_get_unknown_referral_raises(session_factory) -> None:
+    with pytest.raises(service.ReferralNotFound):
+        service.get_referral(session_factory, "WW-ZZZZZZ", actor="km")
+    with pytest.raises(service.ReferralNotFound):
+        service.get_referral(session_factory, "12345", actor="km")
+
+
+def test_list_referrals_logs_one_access_per_row(session_factory, make_referral_in) -> None:
+    service.create_referral(session_factory, make_referral_in(municipality="Utrecht"))
+    service.create_referral(session_factory, make_referral_in(municipality="Tilburg"))
+    listed = service.list_referrals(session_factory, actor="km", municipality="tilburg")
+    assert [r.municipality for r in listed] == ["Tilburg"]
+    with session_factory() as session:
+        log = session.query(AccessLog).all()
+    assert [(e.action, e.referral_id) for e in log] == [("list", listed[0].id)]
+
+
+def test_delete_for_conversation(session_factory, make_referral_in) -> None:
+    service.create_referral(session_factory, make_referral_in(conversation_id="parent-a"))
+    service.create_referral(session_factory, make_referral_in(conversation_id="parent-a"))
+    service.create_referral(session_factory, make_referral_in(conversation_id="parent-b"))
+    assert service.delete_for_conversation(session_factory, "parent-a") == 2
+    with session_factory() as session:
+        assert [r.conversation_id for r in session.query(Referral)] == ["parent-b"]
+
+
+def test_purge_referrals_with_dry_run(session_factory, make_referral_in) -> None:
+    now = datetime.now(timezone.utc)
+    for days in (500, 400, 1):
+        service.create_referral(
+            session_factory, make_referral_in(), now=now - timedelta(days=days)
+        )
+    cutoff = service.retention_cutoff(365, now=now)
+    assert service.purge_referrals(session_factory, cutoff=cutoff, dry_run=True) == 2
+    assert service.purge_referrals(session_factory, cutoff=cutoff) == 2
+    assert service.purge_referrals(session_factory, cutoff=cutoff) == 0
+    with session_factory() as session:
+        assert session.query(Referral).count() == 1
+
+
+class TestReferralIn:
+    def test_minimal_input(self) -> None:
+        data = ReferralIn(conversation_id="c", person_type="either", language="NL")
+        assert data.language == "nl" and data.children_ages == [] and data.urgency == "normal"
+        assert data.children_count is None and data.pregnant is False
+
+    def test_normalisation(self, make_referral_in) -> None:
+        data = make_referral_in(
+            municipality="skipped",
+            contact_times="  ",
+            topics=["topic_school", "School", "wellbeing"],
+            children_ages=[1, 2, 3],
+            consent_at=datetime(2026, 1, 1, 12, 0),
+        )
+        assert data.municipality is None and data.contact_times is None
+        assert data.topics == ["school", "wellbeing"]
+        assert data.children_count == 3
+        assert data.consent_at.tzinfo == timezone.utc
+
+    def test_long_free_text_is_cut_not_refused(self, make_referral_in) -> None:
+        data = make_referral_in(
+            municipality="Ik woon in " + "heel " * 40 + "Tilburg",
+            concern_text=[{"text": "a" * 5000, "lang": "NL", "ts": 1.0}],
+        )
+        assert len(data.municipality) == 100 and data.municipality.endswith("…")
+        assert len(data.concern_text[0].text) == 4000
+        assert data.concern_text[0].dict() == {"text": data.concern_text[0].text, "lang": "nl"}
+
+    @pytest.mark.parametrize(
+        "changes",
+        [
+            {"person_type": "teacher"},
+            {"urgency": "high"},
+            {"contact_channel": "pigeon"},
+            {"contact_gender": "female"},
+            {"contact_setting": "alone"},
+            {"children_ages": [-1]},
+            {"children_ages": [3, 4], "children_count": 1},
+            {"concern_text": [{"text": "", "lang": "ar"}]},
+            {"conversation_id": ""},
+            {"unknown_field": 1},
+        ],
+        ids=lambda c: ",".join(c),
+    )
+    def test_invalid_input(self, make_referral_in, changes) -> None:
+        with pytest.raises(ValidationError):
+            make_referral_in(**changes)
+
+
+def test_reference_helpers() -> None:
+    assert REFERENCE.match(service.new_reference())
+    assert service.normalise_reference(" ww-7kq3mx ") == "WW-7KQ3MX"
+    assert service.normalise_reference("7kq3mx") == "WW-7KQ3MX"
+    assert not set("0O1IL5S8B2Z") & set(service.REFERENCE_ALPHABET)

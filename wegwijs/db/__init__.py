@@ -1,0 +1,1 @@
+"""Database layer: declarative models and migration helpers."""

@@ -1,0 +1,125 @@
+"""Declarative SQLAlchemy 1.4 models of the Wegwijs database.
+
+The schema is created and changed only by Alembic revisions in ``migrations/``
+(never ``create_all``); ``tests/wegwijs/referrals/test_migrations.py`` checks that
+these models and the migrations agree.
+
+Datetimes are timezone-aware UTC in Python. PostgreSQL stores them as
+``timestamp with time zone``; SQLite (no time zone support) stores naive UTC and
+:class:`UTCDateTime` adds ``tzinfo=UTC`` back when loading.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import declarative_base
+from sqlalchemy.types import TypeDecorator
+
+#: Constraint names are fixed so that migrations (and SQLite batch mode) can
+#: refer to them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+Base = declarative_base(metadata=metadata)
+
+
+class UTCDateTime(TypeDecorator):
+    """A ``DateTime(timezone=True)`` that only accepts and returns aware UTC values."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: use an aware UTC datetime")
+        value = value.astimezone(timezone.utc)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+def utcnow() -> datetime:
+    """Now, as an aware UTC datetime."""
+    return datetime.now(timezone.utc)
+
+
+class Referral(Base):
+    """A warm referral ("warme overdracht") of a parent to a klantmanager or sleutelpersoon.
+
+    The columns hold the fields of ``docs/design.md`` "Referral" except the derived
+    ones: ``language_name_nl`` comes from :attr:`language_names_nl` (the Dutch names,
+    stored when the referral is made, of the conversation language and of every
+    language in ``concern_text``) and ``summary_nl`` is rendered on read.
+    """
+
+    __tablename__ = "referrals"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    reference = sa.Column(sa.String(16), nullable=False, unique=True)
+    created_at = sa.Column(UTCDateTime(), nullable=False, index=True, default=utcnow)
+    conversation_id = sa.Column(sa.String(255), nullable=False, index=True)
+    municipality = sa.Column(sa.String(100), nullable=True, index=True)
+    person_type = sa.Column(sa.String(20), nullable=False)
+    language = sa.Column(sa.String(8), nullable=False)
+    language_names_nl = sa.Column(sa.JSON, nullable=False, default=dict)
+    interpreter_needed = sa.Column(sa.Boolean, nullable=True)
+    children_count = sa.Column(sa.Integer, nullable=True)
+    children_ages = sa.Column(sa.JSON, nullable=False, default=list)
+    pregnant = sa.Column(sa.Boolean, nullable=False, default=False)
+    topics = sa.Column(sa.JSON, nullable=False, default=list)
+    topics_nl = sa.Column(sa.JSON, nullable=False, default=list)
+    concern_text = sa.Column(sa.JSON, nullable=False, default=list)
+    urgency = sa.Column(sa.String(10), nullable=False, default="normal")
+    urgency_reason = sa.Column(sa.Text, nullable=True)
+    contact_channel = sa.Column(sa.String(20), nullable=True)
+    contact_times = sa.Column(sa.Text, nullable=True)
+    contact_gender = sa.Column(sa.String(10), nullable=True)
+    contact_setting = sa.Column(sa.String(20), nullable=True)
+    consent_at = sa.Column(UTCDateTime(), nullable=True)
+    status = sa.Column(sa.String(20), nullable=False, default="new")
+
+    @property
+    def language_name_nl(self) -> str:
+        """Dutch name of the conversation language (the code when unknown)."""
+        return (self.language_names_nl or {}).get(self.language) or self.language
+
+    def __repr__(self) -> str:  # no personal data in reprs (they end up in logs)
+        return f"<Referral id={self.id} reference={self.reference}>"
+
+
+class AccessLog(Base):
+    """One access to referral data (BRIEF 8: "every access is logged").
+
+    ``referral_id`` is deliberately not a foreign key: the audit trail must
+    survive the deletion of the referral it mentions ("delete my data", purge),
+    and it holds no data about the parent.
+    """
+
+    __tablename__ = "access_log"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    at = sa.Column(UTCDateTime(), nullable=False, index=True, default=utcnow)
+    actor = sa.Column(sa.String(255), nullable=False)
+    action = sa.Column(sa.String(50), nullable=False)
+    referral_id = sa.Column(sa.Integer, nullable=True, index=True)
+
+    def __repr__(self) -> str:
+        return f"<AccessLog {self.actor} {self.action} referral={self.referral_id}>"

@@ -1,0 +1,1 @@
+"""Warm referrals to a klantmanager or sleutelpersoon: storage, service, summary, CLI."""

@@ -1,0 +1,106 @@
+"""Data access for referrals and the access log.
+
+Keyword-only functions with the session first. They never commit: the caller
+(the service layer) owns the transaction with ``session_factory.begin()``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from wegwijs.db.models import AccessLog, Referral, utcnow
+
+
+def create(*, session: Session, referral: Referral) -> Referral:
+    """Add ``referral`` and flush, so that ``referral.id`` is set."""
+    session.add(referral)
+    session.flush()
+    return referral
+
+
+def get_by_id(*, session: Session, referral_id: int) -> Referral | None:
+    """Return the referral with primary key ``referral_id``, or None."""
+    return session.get(Referral, referral_id)
+
+
+def get_by_reference(*, session: Session, reference: str) -> Referral | None:
+    """Return the referral with ``reference`` (e.g. ``"WW-7KQ2MX"``), or None."""
+    return session.execute(
+        sa.select(Referral).where(Referral.reference == reference)
+    ).scalar_one_or_none()
+
+
+def list_referrals(
+    *, session: Session, municipality: str | None = None, limit: int = 50
+) -> list[Referral]:
+    """Return the newest referrals first, optionally of one municipality.
+
+    Args:
+        municipality: compared case-insensitively ("utrecht" finds "Utrecht").
+        limit: at most this many rows (must be >= 1).
+    """
+    if limit < 1:
+        raise ValueError(f"limit must be >= 1, got {limit}")
+    query = sa.select(Referral)
+    if municipality is not None:
+        query = query.where(sa.func.lower(Referral.municipality) == municipality.strip().lower())
+    query = query.order_by(Referral.created_at.desc(), Referral.id.desc()).limit(limit)
+    return list(session.execute(query).scalars())
+
+
+def delete_for_conversation(*, session: Session, conversation_id: str) -> int:
+    """Delete every referral of one conversation ("delete my data"); return how many."""
+    result = session.execute(
+        sa.delete(Referral)
+        .where(Referral.conversation_id == conversation_id)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(result.rowcount or 0)
+
+
+def count_older_than(*, session: Session, cutoff: datetime) -> int:
+    """Return how many referrals were created before ``cutoff`` (aware datetime)."""
+    return int(
+        session.execute(
+            sa.select(sa.func.count()).select_from(Referral).where(Referral.created_at < cutoff)
+        ).scalar_one()
+    )
+
+
+def purge_older_than(*, session: Session, cutoff: datetime) -> int:
+    """Delete referrals created before ``cutoff`` (aware datetime); return how many."""
+    result = session.execute(
+        sa.delete(Referral)
+        .where(Referral.created_at < cutoff)
+        .execution_options(synchronize_session="fetch")
+    )
+    return int(result.rowcount or 0)
+
+
+def log_access(
+    *,
+    session: Session,
+    actor: str,
+    action: str,
+    referral_id: int | None,
+    at: datetime | None = None,
+) -> AccessLog:
+    """Record that ``actor`` did ``action`` ("show", "list", ...) on a referral."""
+    entry = AccessLog(actor=actor, action=action, referral_id=referral_id, at=at or utcnow())
+    session.add(entry)
+    session.flush()
+    return entry
+
+
+def list_access_log(
+    *, session: Session, referral_id: int | None = None, limit: int = 100
+) -> list[AccessLog]:
+    """Return access-log rows, newest first, optionally for one referral."""
+    query = sa.select(AccessLog)
+    if referral_id is not None:
+        query = query.where(AccessLog.referral_id == referral_id)
+    query = query.order_by(AccessLog.at.desc(), AccessLog.id.desc()).limit(limit)
+    return list(session.execute(query).scalars())

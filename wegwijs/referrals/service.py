@@ -1,0 +1,369 @@
+"""Referral use cases: create, read (with access log), delete, purge.
+
+Services own the transaction (``with session_factory.begin() as session``) and
+speak pydantic: :class:`ReferralIn` is what an action hands over,
+:class:`ReferralOut` is the stable JSON shape of docs/design.md "Referral"
+(``wegwijs referrals ... --json``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta, timezone
+from typing import Any, Callable, List, Literal, Optional
+
+from pydantic import BaseModel, Field, conint, constr, root_validator, validator
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from wegwijs.db.models import Referral, utcnow
+from wegwijs.referrals import repository
+from wegwijs.referrals.summary import DutchNames, render_summary_nl
+
+#: Characters of a reference: no 0/O, 1/I/L, 5/S, 8/B, 2/Z (easy to read aloud and type).
+REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
+REFERENCE_PREFIX = "WW-"
+REFERENCE_LENGTH = 6
+
+#: The stable JSON field names, in the order of docs/design.md.
+JSON_FIELDS = (
+    "id",
+    "reference",
+    "created_at",
+    "conversation_id",
+    "municipality",
+    "person_type",
+    "language",
+    "language_name_nl",
+    "interpreter_needed",
+    "children_count",
+    "children_ages",
+    "pregnant",
+    "topics",
+    "topics_nl",
+    "concern_text",
+    "urgency",
+    "urgency_reason",
+    "contact_channel",
+    "contact_times",
+    "contact_gender",
+    "contact_setting",
+    "consent_at",
+    "status",
+    "summary_nl",
+)
+
+#: Slot values that mean "the parent did not say".
+_SKIPPED = {"", "skipped", "skip", "none"}
+
+
+class ReferralNotFound(LookupError):
+    """No referral has the given id or reference."""
+
+
+def new_reference(randbelow: Callable[[int], int] = secrets.randbelow) -> str:
+    """Return a fresh reference like ``WW-7KQ3MX`` (not checked for uniqueness)."""
+    return REFERENCE_PREFIX + "".join(
+        REFERENCE_ALPHABET[randbelow(len(REFERENCE_ALPHABET))] for _ in range(REFERENCE_LENGTH)
+    )
+
+
+def normalise_reference(value: str) -> str:
+    """``ww-7kq3mx`` / ``7KQ3MX`` → ``WW-7KQ3MX``."""
+    value = value.strip().upper().replace(" ", "")
+    if value.startswith(REFERENCE_PREFIX):
+        return value
+    if len(value) == REFERENCE_LENGTH + 2 and value.startswith("WW"):
+        return REFERENCE_PREFIX + value[2:]
+    return REFERENCE_PREFIX + value
+
+
+def _as_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    if value.tzinfo is None or value.utcoffset() is None:
+        return value.replace(tzinfo=timezone.utc)  # naive values are taken as UTC
+    return value.astimezone(timezone.utc)
+
+
+def _iso(value: datetime | None) -> str | None:
+    value = _as_utc(value)
+    return value.isoformat(timespec="seconds") if value else None
+
+
+#: Longest stored concern text; longer messages are cut (never refused: a referral
+#: must not fail because a parent wrote a lot).
+MAX_CONCERN_TEXT = 4000
+MAX_MUNICIPALITY = 100
+
+
+def _cut(value: str, limit: int) -> str:
+    return value if len(value) <= limit else value[: limit - 1].rstrip() + "…"
+
+
+class ConcernText(BaseModel):
+    """The parent's own words, in the language they were written in."""
+
+    text: constr(strip_whitespace=True, min_length=1)  # type: ignore[valid-type]
+    lang: constr(strip_whitespace=True, to_lower=True, min_length=2, max_length=8)  # type: ignore[valid-type]
+
+    class Config:
+        extra = "ignore"  # slot items may carry more keys; only text and lang are kept
+
+    @validator("text")
+    def _limit_text(cls, value: str) -> str:  # noqa: N805
+        return _cut(value, MAX_CONCERN_TEXT)
+
+
+class ReferralIn(BaseModel):
+    """What the handoff action knows when the parent asks for a person."""
+
+    conversation_id: constr(strip_whitespace=True, min_length=1, max_length=255)  # type: ignore[valid-type]
+    person_type: Literal["klantmanager", "sleutelpersoon", "either"]
+    language: constr(strip_whitespace=True, to_lower=True, min_length=2, max_length=8)  # type: ignore[valid-type]
+    municipality: Optional[str] = None
+    interpreter_needed: Optional[bool] = None
+    children_count: Optional[conint(ge=0, le=30)] = None  # type: ignore[valid-type]
+    children_ages: List[conint(ge=0, le=30)] = Field(default_factory=list)  # type: ignore[valid-type]
+    pregnant: bool = False
+    topics: List[str] = Field(default_factory=list)
+    concern_text: List[ConcernText] = Field(default_factory=list)
+    urgency: Literal["normal", "urgent"] = "normal"
+    urgency_reason: Optional[str] = None
+    contact_channel: Optional[Literal["whatsapp", "phone", "visit"]] = None
+    contact_times: Optional[str] = None
+    contact_gender: Optional[Literal["woman", "man", "any"]] = None
+    contact_setting: Optional[Literal["individual", "group", "any"]] = None
+    consent_at: Optional[datetime] = None
+
+    class Config:
+        extra = "forbid"
+
+    @validator("municipality", "contact_times", "urgency_reason", pre=True)
+    def _blank_is_none(cls, value: Any) -> Any:  # noqa: N805
+        if isinstance(value, str):
+            value = value.strip()
+            if value.lower() in _SKIPPED:
+                return None
+        return value
+
+    @validator("municipality")
+    def _municipality_length(cls, value: str | None) -> str | None:  # noqa: N805
+        return None if value is None else _cut(value, MAX_MUNICIPALITY)
+
+    @validator("topics", each_item=True)
+    def _topic_id(cls, value: str) -> str:  # noqa: N805
+        value = value.strip().lower().removeprefix("topic_")
+        if not value:
+            raise ValueError("empty topic id")
+        return value
+
+    @validator("topics")
+    def _unique_topics(cls, value: list[str]) -> list[str]:  # noqa: N805
+        return list(dict.fromkeys(value))
+
+    @validator("consent_at")
+    def _consent_utc(cls, value: datetime | None) -> datetime | None:  # noqa: N805
+        return _as_utc(value)
+
+    @root_validator(skip_on_failure=True)
+    def _children(cls, values: dict[str, Any]) -> dict[str, Any]:  # noqa: N805
+        ages, count = values.get("children_ages") or [], values.get("children_count")
+        if count is None and ages:
+            values["children_count"] = len(ages)
+        elif count is not None and count < len(ages):
+            raise ValueError(f"children_count {count} is less than the {len(ages)} ages given")
+        return values
+
+
+class ReferralOut(BaseModel):
+    """A stored referral in the stable JSON shape of docs/design.md."""
+
+    id: int
+    reference: str
+    created_at: datetime
+    conversation_id: str
+    municipality: Optional[str]
+    person_type: str
+    language: str
+    language_name_nl: str
+    interpreter_needed: Optional[bool]
+    children_count: Optional[int]
+    children_ages: List[int]
+    pregnant: bool
+    topics: List[str]
+    topics_nl: List[str]
+    concern_text: List[ConcernText]
+    urgency: Literal["normal", "urgent"]
+    urgency_reason: Optional[str]
+    contact_channel: Optional[str]
+    contact_times: Optional[str]
+    contact_gender: Optional[str]
+    contact_setting: Optional[str]
+    consent_at: Optional[datetime]
+    status: str
+    summary_nl: str
+
+    @classmethod
+    def from_model(cls, referral: Referral) -> ReferralOut:
+        """Build from an ORM row (renders ``summary_nl``)."""
+        return cls(
+            id=referral.id,
+            reference=referral.reference,
+            created_at=referral.created_at,
+            conversation_id=referral.conversation_id,
+            municipality=referral.municipality,
+            person_type=referral.person_type,
+            language=referral.language,
+            language_name_nl=referral.language_name_nl,
+            interpreter_needed=referral.interpreter_needed,
+            children_count=referral.children_count,
+            children_ages=list(referral.children_ages or []),
+            pregnant=bool(referral.pregnant),
+            topics=list(referral.topics or []),
+            topics_nl=list(referral.topics_nl or []),
+            concern_text=list(referral.concern_text or []),
+            urgency=referral.urgency,
+            urgency_reason=referral.urgency_reason,
+            contact_channel=referral.contact_channel,
+            contact_times=referral.contact_times,
+            contact_gender=referral.contact_gender,
+            contact_setting=referral.contact_setting,
+            consent_at=referral.consent_at,
+            status=referral.status,
+            summary_nl=render_summary_nl(referral),
+        )
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The stable JSON object: exactly :data:`JSON_FIELDS`, datetimes as ISO 8601 UTC."""
+        data = self.dict()
+        data["created_at"] = _iso(self.created_at)
+        data["consent_at"] = _iso(self.consent_at)
+        return {name: data[name] for name in JSON_FIELDS}
+
+
+def _build_model(data: ReferralIn, names: DutchNames, created_at: datetime) -> Referral:
+    languages = [data.language] + [item.lang for item in data.concern_text]
+    return Referral(
+        created_at=created_at,
+        conversation_id=data.conversation_id,
+        municipality=data.municipality,
+        person_type=data.person_type,
+        language=data.language,
+        language_names_nl={code: names.language(code) for code in dict.fromkeys(languages)},
+        interpreter_needed=data.interpreter_needed,
+        children_count=data.children_count,
+        children_ages=list(data.children_ages),
+        pregnant=data.pregnant,
+        topics=list(data.topics),
+        topics_nl=[names.topic(topic) for topic in data.topics],
+        concern_text=[item.dict() for item in data.concern_text],
+        urgency=data.urgency,
+        urgency_reason=data.urgency_reason,
+        contact_channel=data.contact_channel,
+        contact_times=data.contact_times,
+        contact_gender=data.contact_gender,
+        contact_setting=data.contact_setting,
+        consent_at=data.consent_at,
+        status="new",
+    )
+
+
+def create_referral(
+    session_factory: sessionmaker,
+    data: ReferralIn,
+    *,
+    names: DutchNames | None = None,
+    now: datetime | None = None,
+    attempts: int = 5,
+) -> ReferralOut:
+    """Store a new referral with a fresh unique reference and return it.
+
+    Args:
+        session_factory: from ``wegwijs.bootstrap.get_session_factory()``.
+        data: the validated input.
+        names: Dutch topic and language names (``wegwijs.bootstrap.get_dutch_names()``);
+            without them ids and codes are stored as names.
+        now: creation time (tests); default the current UTC time.
+        attempts: how often to draw a new reference when one is taken.
+    """
+    names = names or DutchNames()
+    created_at = _as_utc(now) or utcnow()
+    for attempt in range(attempts):
+        try:
+            with session_factory.begin() as session:
+                referral = _build_model(data, names, created_at)
+                referral.reference = _free_reference(session)
+                repository.create(session=session, referral=referral)
+                return ReferralOut.from_model(referral)
+        except IntegrityError:
+            # another writer took the same reference between check and insert
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _free_reference(session: Session) -> str:
+    while True:
+        reference = new_reference()
+        if repository.get_by_reference(session=session, reference=reference) is None:
+            return reference
+
+
+def _lookup(session: Session, key: str | int) -> Referral | None:
+    if isinstance(key, int) or str(key).strip().isdigit():
+        return repository.get_by_id(session=session, referral_id=int(key))
+    return repository.get_by_reference(session=session, reference=normalise_reference(str(key)))
+
+
+def get_referral(
+    session_factory: sessionmaker, key: str | int, *, actor: str, action: str = "show"
+) -> ReferralOut:
+    """Return one referral by id (``"12"``) or reference (``"WW-7KQ3MX"``) and log the access.
+
+    Raises:
+        ReferralNotFound: nothing matches ``key``.
+    """
+    with session_factory.begin() as session:
+        referral = _lookup(session, key)
+        if referral is None:
+            raise ReferralNotFound(str(key))
+        repository.log_access(session=session, actor=actor, action=action, referral_id=referral.id)
+        return ReferralOut.from_model(referral)
+
+
+def list_referrals(
+    session_factory: sessionmaker,
+    *,
+    actor: str,
+    municipality: str | None = None,
+    limit: int = 50,
+) -> list[ReferralOut]:
+    """Return the newest referrals (optionally of one municipality); log one access per row."""
+    with session_factory.begin() as session:
+        rows = repository.list_referrals(session=session, municipality=municipality, limit=limit)
+        for row in rows:
+            repository.log_access(session=session, actor=actor, action="list", referral_id=row.id)
+        return [ReferralOut.from_model(row) for row in rows]
+
+
+def delete_for_conversation(session_factory: sessionmaker, conversation_id: str) -> int:
+    """Delete every referral of a conversation ("delete my data"); return how many."""
+    with session_factory.begin() as session:
+        return repository.delete_for_conversation(session=session, conversation_id=conversation_id)
+
+
+def retention_cutoff(retention_days: int, *, now: datetime | None = None) -> datetime:
+    """The moment before which data is older than ``retention_days``."""
+    return (_as_utc(now) or utcnow()) - timedelta(days=retention_days)
+
+
+def purge_referrals(
+    session_factory: sessionmaker, *, cutoff: datetime, dry_run: bool = False
+) -> int:
+    """Delete referrals created before ``cutoff``; with ``dry_run`` only count them."""
+    cutoff = _as_utc(cutoff)
+    with session_factory.begin() as session:
+        if dry_run:
+            return repository.count_older_than(session=session, cutoff=cutoff)
+        return repository.purge_older_than(session=session, cutoff=cutoff)

@@ -1,0 +1,276 @@
+"""The language-independent safety net: danger keywords of every language.
+
+Pure code (no Rasa): used by the NLU component ``bot.components.safety`` and reusable
+by the action server. Keywords come from ``languages/<lang>/safety.yml``::
+
+    categories:
+      self_harm:
+        keywords: ["kill myself", "suicide"]
+        misspellings: ["sucide"]
+
+Matching (docs/design.md, "safety.yml"): text and keywords pass through the same
+:func:`normalise` (lower case, NFKC, Arabic diacritics removed and alef/yaa/taa marbuta
+unified, Latin accents stripped, punctuation to spaces). A keyword matches when it
+occurs as a substring that starts at a word start — or anywhere when the keyword is
+in Arabic script, where clitics attach to words ("وانتحر"). Every language's keywords
+are checked, whatever language the message was detected as.
+
+Usage::
+
+    matcher = KeywordMatcher.from_dir(Path("languages"))
+    match = matcher.match("I want to kill myself", prefer_lang="en")
+    match.as_dict()   # {"category": "self_harm", "keyword": "kill myself", "lang": "en"}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import yaml
+
+logger = logging.getLogger(__name__)
+
+#: Name of the keyword file in each language folder.
+SAFETY_FILE = "safety.yml"
+
+# Arabic-script letter variants unified after diacritics are stripped (NFD already turns
+# أ إ آ ؤ ئ into bare letters + hamza/madda marks, which are removed as marks).
+_ARABIC_UNIFY = str.maketrans(
+    {
+        "\u0671": "\u0627",  # ٱ alef wasla → ا
+        "\u0649": "\u064a",  # ى alef maksura → ي
+        "\u06cc": "\u064a",  # ی Farsi yeh → ي
+        "\u06d2": "\u064a",  # ے yeh barree → ي
+        "\u0629": "\u0647",  # ة taa marbuta → ه
+        "\u06c0": "\u0647",  # ۀ heh with yeh → ه
+        "\u06d5": "\u0647",  # ە ae (Sorani) → ه
+        "\u06a9": "\u0643",  # ک keheh → ك
+        "\u0131": "i",  # Turkish dotless ı → i (İ becomes i through NFD + mark removal)
+        # Arabic-Indic and Persian digits → ASCII
+        **{chr(0x0660 + d): str(d) for d in range(10)},
+        **{chr(0x06F0 + d): str(d) for d in range(10)},
+    }
+)
+# Tatweel, zero-width characters, bidi isolates/marks, BOM: removed.
+_INVISIBLE = re.compile("[\u0640\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
+_ARABIC_LETTER = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
+
+
+def normalise(text: str) -> str:
+    """Normalises text (or a keyword) for matching.
+
+    Steps: NFKC; case fold; NFD and removal of combining marks (Latin accents, Arabic
+    harakat, hamza/madda marks); Arabic-script letter unification (ى ی → ي, ة → ه,
+    ک → ك, ٱ → ا) and Arabic-Indic digits → ASCII; invisible characters removed;
+    everything that is not a letter or digit becomes a space; spaces collapsed.
+
+    Args:
+        text: any text.
+
+    Returns:
+        The normalised text, words separated by single spaces.
+    """
+    text = unicodedata.normalize("NFKC", text).casefold()
+    text = unicodedata.normalize("NFD", text)
+    text = "".join(ch for ch in text if not unicodedata.combining(ch) and unicodedata.category(ch) != "Mn")
+    text = unicodedata.normalize("NFC", text).translate(_ARABIC_UNIFY)
+    text = _INVISIBLE.sub("", text)
+    text = "".join(ch if ch.isalnum() else " " for ch in text)
+    return " ".join(text.split())
+
+
+def is_arabic_script(text: str) -> bool:
+    """Whether ``text`` contains Arabic-script letters (matched anywhere, not at word starts)."""
+    return bool(_ARABIC_LETTER.search(text))
+
+
+@dataclass(frozen=True)
+class Keyword:
+    """One keyword or misspelling of one category in one language.
+
+    Attributes:
+        text: as written in ``safety.yml``.
+        normalised: after :func:`normalise`.
+        category: e.g. ``"self_harm"``.
+        lang: language folder it came from, e.g. ``"ar"``.
+        anywhere: match anywhere (Arabic script) instead of at word starts.
+    """
+
+    text: str
+    normalised: str
+    category: str
+    lang: str
+    anywhere: bool
+
+    @classmethod
+    def make(cls, text: str, category: str, lang: str) -> Keyword:
+        """Builds a keyword, normalising it and choosing the matching rule by script."""
+        normalised = normalise(text)
+        return cls(text, normalised, category, lang, is_arabic_script(normalised))
+
+    def found_in(self, normalised_text: str) -> bool:
+        """Whether this keyword occurs in an already normalised text."""
+        needle = self.normalised
+        start = normalised_text.find(needle)
+        if self.anywhere:
+            return start >= 0
+        while start >= 0:
+            if start == 0 or not normalised_text[start - 1].isalnum():
+                return True
+            start = normalised_text.find(needle, start + 1)
+        return False
+
+
+@dataclass(frozen=True)
+class SafetyMatch:
+    """A keyword that fired.
+
+    Attributes:
+        category: danger category (``violence_at_home``, ``child_abuse``, ``self_harm``,
+            ``medical_emergency``, ``child_missing``).
+        keyword: the keyword as written in ``safety.yml``.
+        lang: the language whose list it came from.
+    """
+
+    category: str
+    keyword: str
+    lang: str
+
+    def as_dict(self) -> dict[str, str]:
+        """``{"category": ..., "keyword": ..., "lang": ...}`` (the NLU ``safety`` field)."""
+        return {"category": self.category, "keyword": self.keyword, "lang": self.lang}
+
+
+class KeywordMatcher:
+    """Finds danger keywords of all languages in a message.
+
+    Attributes:
+        keywords: every keyword, in file order (language folders sorted by name).
+    """
+
+    def __init__(self, keywords: Iterable[Keyword]) -> None:
+        """Builds a matcher; keywords that normalise to ``""`` are ignored."""
+        self.keywords: list[Keyword] = [k for k in keywords if k.normalised]
+
+    @classmethod
+    def from_mapping(cls, per_language: Mapping[str, Mapping[str, Any]]) -> KeywordMatcher:
+        """Builds a matcher from parsed ``safety.yml`` documents.
+
+        Args:
+            per_language: language code → the YAML document (``{"categories": {...}}``)
+                or directly its ``categories`` mapping.
+
+        Returns:
+            A matcher over all ``keywords`` and ``misspellings`` of all categories.
+
+        Raises:
+            ValueError: a category entry is not a mapping or a term is not a string.
+        """
+        keywords: list[Keyword] = []
+        for lang in sorted(per_language):
+            document = per_language[lang] or {}
+            categories = document.get("categories", document) if isinstance(document, Mapping) else None
+            if not isinstance(categories, Mapping):
+                raise ValueError(f"{lang}: safety keywords must be a mapping of categories")
+            for category, entry in categories.items():
+                if entry is None:
+                    continue
+                if not isinstance(entry, Mapping):
+                    raise ValueError(f"{lang}: safety category {category!r} must have keywords/misspellings lists")
+                for field in ("keywords", "misspellings"):
+                    for term in entry.get(field) or []:
+                        if not isinstance(term, str):
+                            raise ValueError(f"{lang}: {category}.{field}: {term!r} is not a string")
+                        keywords.append(Keyword.make(term, str(category), lang))
+        return cls(keywords)
+
+    @classmethod
+    def from_dir(cls, languages_dir: Path) -> KeywordMatcher:
+        """Loads every ``<languages_dir>/<lang>/safety.yml``.
+
+        Raises:
+            FileNotFoundError: ``languages_dir`` does not exist.
+            ValueError: a file is not valid YAML or not in the expected shape (the
+                message names the file).
+        """
+        documents: dict[str, Any] = {}
+        for path in safety_files(languages_dir):
+            try:
+                documents[path.parent.name] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as error:
+                raise ValueError(f"{path}: not valid YAML: {error}") from error
+        try:
+            return cls.from_mapping(documents)
+        except ValueError as error:
+            raise ValueError(f"{languages_dir}/*/{SAFETY_FILE}: {error}") from error
+
+    def languages(self) -> list[str]:
+        """Languages that contributed keywords, sorted."""
+        return sorted({k.lang for k in self.keywords})
+
+    def match_all(self, text: str) -> list[SafetyMatch]:
+        """Every keyword found in ``text`` (one per keyword), in keyword order."""
+        normalised = normalise(text)
+        if not normalised:
+            return []
+        return [SafetyMatch(k.category, k.text, k.lang) for k in self.keywords if k.found_in(normalised)]
+
+    def match(self, text: str, prefer_lang: str | None = None) -> SafetyMatch | None:
+        """The best keyword found in ``text``, or None.
+
+        With several matches: keywords of ``prefer_lang`` (the detected language) first,
+        then the longest keyword, then file order.
+
+        Args:
+            text: the parent's message.
+            prefer_lang: language detected for the message, if any.
+
+        Returns:
+            A :class:`SafetyMatch` or None.
+        """
+        normalised = normalise(text)
+        if not normalised:
+            return None
+        best: tuple[tuple[int, int, int], Keyword] | None = None
+        for index, keyword in enumerate(self.keywords):
+            if not keyword.found_in(normalised):
+                continue
+            rank = (0 if keyword.lang == prefer_lang else 1, -len(keyword.normalised), index)
+            if best is None or rank < best[0]:
+                best = (rank, keyword)
+        if best is None:
+            return None
+        keyword = best[1]
+        return SafetyMatch(keyword.category, keyword.text, keyword.lang)
+
+
+def safety_files(languages_dir: Path) -> list[Path]:
+    """``<languages_dir>/<lang>/safety.yml`` files, sorted by language.
+
+    Raises:
+        FileNotFoundError: ``languages_dir`` is not a directory.
+    """
+    languages_dir = Path(languages_dir)
+    if not languages_dir.is_dir():
+        raise FileNotFoundError(f"languages folder not found: {languages_dir}")
+    return sorted(p for p in languages_dir.glob(f"*/{SAFETY_FILE}") if p.is_file())
+
+
+def files_fingerprint(languages_dir: Path) -> str:
+    """sha256 over the names and bytes of all ``safety.yml`` files (changes when any does).
+
+    Raises:
+        FileNotFoundError: ``languages_dir`` is not a directory.
+    """
+    digest = hashlib.sha256()
+    for path in safety_files(languages_dir):
+        digest.update(path.parent.name.encode("utf-8") + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
