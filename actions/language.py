@@ -9,7 +9,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import latest_entity, latest_intent, pack_for, store
-from wegwijs.language import choose_language
+from wegwijs.language import choose_language, script_of
 
 
 class ActionSetLanguage(Action):
@@ -38,6 +38,7 @@ class ActionSetLanguage(Action):
             choice=latest_entity(tracker, "language_choice"),
             supported=s.registry.supported,
             default=s.registry.reference,
+            scripts={c: script_of(p.meta.name) or "" for c, p in s.packs.items()},
         )
         events: list[dict[str, Any]] = []
         if new != current:

@@ -26,7 +26,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from wegwijs.build import RASA_MODEL, rasa_bin, rasa_env  # noqa: E402
+from wegwijs.build import RASA_MODEL, rasa_bin, rasa_env, training_data_paths  # noqa: E402
 from wegwijs.serve import _wait_http, running  # noqa: E402
 from wegwijs.settings import Settings  # noqa: E402
 
@@ -93,7 +93,7 @@ def pct(values: list[float], q: float) -> float:
 def bench_training(tmp: Path) -> float:
     t0 = time.monotonic()
     subprocess.run(
-        [rasa_bin(), "train", "--config", "config.yml", "--domain", "bot", "--data", "nlu_data", "bot/rules.yml",
+        [rasa_bin(), "train", "--config", "config.yml", "--domain", "bot", "--data", *training_data_paths(),
          "--out", str(tmp / "models"), "--fixed-model-name", "bench"],
         cwd=REPO, env=rasa_env(), check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )

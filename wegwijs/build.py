@@ -21,8 +21,21 @@ from wegwijs.content.loader import REPO_ROOT
 MODELS_DIR = REPO_ROOT / "models"
 RASA_MODEL = MODELS_DIR / "wegwijs.tar.gz"
 RASA_FINGERPRINT = MODELS_DIR / "wegwijs.inputs.sha256"
-#: Everything the Rasa model is trained from.
-RASA_INPUTS = ("config.yml", "bot", "nlu_data", "languages", "models/lid/lid.bin")
+
+def training_data_paths() -> list[str]:
+    """Rasa training data: the NLU folders of the *supported* languages, and the rules.
+
+    A language folder that is being written but not yet registered in
+    ``languages/registry.yml`` is not trained on (the LID model may still learn it).
+    """
+    from wegwijs.content.loader import load_registry
+
+    return [f"nlu_data/{c}" for c in load_registry().supported] + ["bot/rules.yml"]
+
+
+def rasa_inputs() -> list[str]:
+    """Everything the Rasa model is trained from (for the staleness hash)."""
+    return ["config.yml", "bot", "languages", "models/lid/lid.bin", *training_data_paths()]
 
 
 def rasa_env() -> dict[str, str]:
@@ -53,10 +66,10 @@ def _files(paths: Iterable[str]) -> list[Path]:
     return out
 
 
-def inputs_hash(paths: Iterable[str] = RASA_INPUTS) -> str:
+def inputs_hash(paths: Iterable[str] | None = None) -> str:
     """sha256 over the names and contents of the Rasa model's input files."""
     h = hashlib.sha256()
-    for f in _files(paths):
+    for f in _files(rasa_inputs() if paths is None else paths):
         h.update(str(f.relative_to(REPO_ROOT)).encode())
         h.update(f.read_bytes())
     return h.hexdigest()
@@ -87,7 +100,7 @@ def train_rasa(force: bool = False) -> bool:
     MODELS_DIR.mkdir(exist_ok=True)
     cmd = [
         rasa_bin(), "train", "--config", "config.yml", "--domain", "bot",
-        "--data", "nlu_data", "bot/rules.yml",
+        "--data", *training_data_paths(),
         "--out", str(MODELS_DIR), "--fixed-model-name", "wegwijs",
     ]
     t0 = time.monotonic()
@@ -95,6 +108,22 @@ def train_rasa(force: bool = False) -> bool:
     print(f"rasa model: trained in {time.monotonic() - t0:.0f} s → {RASA_MODEL}")
     RASA_FINGERPRINT.write_text(digest + "\n")
     return True
+
+
+def validate() -> int:
+    """``rasa data validate`` on the domain, the supported languages' data and the config.
+
+    Returns:
+        The exit code of ``rasa data validate`` (0 when valid).
+    """
+    cmd = [rasa_bin(), "data", "validate", "--domain", "bot", "--data", *training_data_paths(), "--config", "config.yml"]
+    proc = subprocess.run(cmd, cwd=REPO_ROOT, env=rasa_env(), capture_output=True, text=True)
+    noise = ("is not used in any story or rule", "Deprecat", "declare_namespace", "pkg_resources", "tensorflow")
+    for line in (proc.stdout + proc.stderr).splitlines():
+        if ("rasa.validator" in line or "Warning" in line or "rror" in line) and not any(n in line for n in noise):
+            print(line)
+    print("rasa data validate:", "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})")
+    return proc.returncode
 
 
 def _lid(force: bool) -> None:

@@ -5,10 +5,32 @@ Pure function, used by the ``action_set_language`` custom slot mapping.
 
 from __future__ import annotations
 
+import unicodedata
+from collections import Counter
+
 #: Minimum fastText confidence (0..1) to switch an ongoing conversation's language.
 SWITCH_CONFIDENCE = 0.85
 #: Minimum number of words in a message that may switch the language.
 SWITCH_MIN_WORDS = 3
+#: Minimum confidence for the first message to set the language ("salam" is too unsure).
+FIRST_CONFIDENCE = 0.7
+
+
+def script_of(text: str) -> str | None:
+    """The writing system most letters of ``text`` belong to ("ARABIC", "ETHIOPIC", "LATIN", ...).
+
+    Uses the first word of each letter's Unicode character name; None without letters.
+    """
+    counts: Counter[str] = Counter()
+    for ch in text:
+        if ch.isalpha():
+            counts[unicodedata.name(ch, "UNKNOWN").split(" ")[0]] += 1
+    return counts.most_common(1)[0][0] if counts else None
+
+
+def has_script(text: str, script: str) -> bool:
+    """True when ``text`` has at least one letter of ``script`` ("ARABIC", "LATIN", ...)."""
+    return any(ch.isalpha() and unicodedata.name(ch, "").startswith(script + " ") for ch in text)
 
 
 def choose_language(
@@ -20,13 +42,17 @@ def choose_language(
     choice: str | None,
     supported: list[str],
     default: str,
+    scripts: dict[str, str] | None = None,
 ) -> str:
     """Decide the conversation language after one message.
 
     1. a language picked from the menu (``choice``) wins;
-    2. no language yet → the detected one if supported, else ``default``;
+    2. no language yet → the detected one if supported and confident (≥ 0.7),
+       else ``default`` (the welcome offers the language menu);
     3. a long (≥ 3 words), confident (≥ 0.85) message in another supported
-       language switches; everything else ("ok", "salam", "👍", a gemeente name)
+       language, written in that language's script and (when the current language
+       has a non-Latin script) without letters of the current script, switches; everything else
+       ("ok", "salam", "👍", a gemeente name, Tigrinya with Dutch words in it)
        keeps the current language.
 
     Args:
@@ -37,6 +63,8 @@ def choose_language(
         choice: a language code chosen from the menu, or None.
         supported: codes the assistant can chat in.
         default: the language used when nothing better is known.
+        scripts: ``{code: script}`` (see :func:`script_of`); a switch needs the
+            message's script to match the new language's.
 
     Returns:
         A code from ``supported``.
@@ -44,13 +72,23 @@ def choose_language(
     if choice in supported:
         return choice  # type: ignore[return-value]
     if current not in supported:
-        return detected if detected in supported else default  # type: ignore[return-value]
+        if detected in supported and confidence >= FIRST_CONFIDENCE:
+            return detected  # type: ignore[return-value]
+        return default
     words = len(text.split())
+    same_script = True
+    if scripts:
+        new_script, cur_script = scripts.get(detected or ""), scripts.get(current or "")
+        if new_script and not has_script(text, new_script):
+            same_script = False  # e.g. Arabizi: Arabic in Latin letters does not switch to Arabic script
+        if cur_script not in (None, "LATIN", new_script) and has_script(text, cur_script):
+            same_script = False  # Ge'ez or Arabic text with Dutch words mixed in stays
     if (
         detected in supported
         and detected != current
         and confidence >= SWITCH_CONFIDENCE
         and words >= SWITCH_MIN_WORDS
+        and same_script
         and not text.startswith("/")
     ):
         return detected  # type: ignore[return-value]

@@ -39,6 +39,13 @@ def cmd_build_content(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Run ``rasa data validate`` on what Wegwijs trains on."""
+    from wegwijs.build import validate
+
+    return validate()
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the action server and the Rasa server; Ctrl-C stops both."""
     from wegwijs.serve import serve_forever
@@ -57,6 +64,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("build-content", help="validate languages/ and write bot/generated/responses.yml")
     p.add_argument("--check", action="store_true", help="fail when the generated file is out of date (CI)")
     p.set_defaults(func=cmd_build_content)
+    p = subparsers.add_parser("validate", help="rasa data validate on the domain, supported languages' data and config")
+    p.set_defaults(func=cmd_validate)
     p = subparsers.add_parser("serve", help="start the Rasa server and the action server")
     p.add_argument("--port", type=int, default=5005, help="Rasa server port (default 5005)")
     p.add_argument("--action-port", type=int, default=5055, help="action server port (default 5055)")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from wegwijs.language import choose_language
+from wegwijs.language import choose_language, script_of
 
 SUPPORTED = ["nl", "en", "ar", "ti"]
+SCRIPTS = {"nl": "LATIN", "en": "LATIN", "ar": "ARABIC", "ti": "ETHIOPIC"}
 
 
 @pytest.mark.parametrize(
@@ -22,11 +23,23 @@ SUPPORTED = ["nl", "en", "ar", "ti"]
         ("ar", "en", 0.60, "can we talk in English please", None, "ar"),  # not confident: keep
         ("nl", "en", 0.99, '/inform{"language_choice":"ti"}', "ti", "ti"),  # menu choice wins
         ("nl", "en", 0.99, '/inform{"language_choice":"xx"}', "xx", "nl"),  # unknown choice ignored
+        (None, "nl", 0.58, "salam", None, "en"),               # unsure first message → default
+        ("ti", "nl", 0.97, "ኣብ gemeente Amersfoort እየ ዘለኹ", None, "ti"),  # Ge'ez text with Dutch words
+        ("nl", "ar", 0.97, "ابني عمره سبع سنين", None, "ar"),   # Arabic script, Arabic detected
+        ("en", "ar", 0.95, "kifak ibni 3ando 7arara", None, "en"),  # Arabizi: no switch to Arabic script
+        ("en", "ar", 0.97, "ابني في school ما بدو يروح", None, "ar"),  # Dutch/English words in Arabic ok
     ],
 )
 def test_choose_language(current, detected, conf, text, choice, expected) -> None:
     got = choose_language(
         current=current, detected=detected, confidence=conf, text=text,
-        choice=choice, supported=SUPPORTED, default="en",
+        choice=choice, supported=SUPPORTED, default="en", scripts=SCRIPTS,
     )
     assert got == expected
+
+
+def test_script_of() -> None:
+    assert script_of("ኣብ gemeente Amersfoort እየ ዘለኹ") == "LATIN"  # letters counted, not words
+    assert script_of("ሰላም ከመይ ኣለኹም") == "ETHIOPIC"
+    assert script_of("مرحبا") == "ARABIC"
+    assert script_of("👍 123") is None

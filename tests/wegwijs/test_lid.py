@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import sys
 from argparse import Namespace
 from collections import Counter

@@ -53,8 +53,7 @@ LANGUAGES_DIR = Path("languages")
 SHARED_WORDS = frozenset(
     """
     menu start human mens person language taal stop bye delete verwijder skip overslaan
-    no yes ok okay oke oké hi hello hallo hoi please thanks thank you dank je wel bedankt
-    gemeente school consultatiebureau huisarts huisartsenpost klantmanager sleutelpersoon
+    no yes ok okay oke oké gemeente school consultatiebureau huisarts huisartsenpost klantmanager sleutelpersoon
     cjg jgz ggd vve kinderopvang peuterspeelzaal veilig thuis whatsapp wegwijs
     vluchtelingenwerk zelfmoordpreventie jeugdzorg
     """.split()
@@ -415,6 +414,16 @@ def build_dataset(root: Path = REPO_ROOT, *, include_cldr: bool = True) -> Datas
                 data.dropped[f"{w.source}: not informative"] += 1
     data.train = train
     return data
+
+
+def build_datasets(root: Path = REPO_ROOT) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """Training and held-out FLORES data as ``(label, text)`` pairs (used by ``scripts/bench.py``).
+
+    Returns:
+        ``(train, held_out_flores)``, built by :func:`build_dataset`.
+    """
+    data = build_dataset(root)
+    return [(e.label, e.text) for e in data.train], [(e.label, e.text) for e in data.held_out_flores]
 
 
 def fasttext_line(example: Example) -> str:

@@ -48,20 +48,21 @@ _ARABIZI_TOKEN = regex.compile(
     r"(?![a-z]+\d+$)[a-z235679']{3,}$"
 )
 # Frequent Arabizi chat words (Levantine, Egyptian, Gulf, Iraqi). Words that are also
-# common in Turkish, Somali, Dutch, English or French ("ana", "bas", "hal", "ya") are left
-# out; a lexicon word alone never decides, see `_arabizi_score`.
+# common in Turkish, Somali, Dutch, English or French ("ana", "bas", "hal", "tamam",
+# "sabah", "hadi", "mesh", "hek") are left out; a lexicon word alone never decides, see
+# `_arabizi_score`.
 _ARABIZI_WORDS = frozenset(
     """
     kifak kifik keefak kefak kifkon shu shou shoo shlonak shlonich shlon izzayak ezayak
     ezzayak ezayek izzayik inta enta inti enti intu entu habibi habibti 7abibi wallah
-    wallahi walla yalla yallah mafi ma7 msh mish mesh ibni ebni binti bnti 3ando 3andi
+    wallahi walla yalla yallah mafi ma7 msh mish ibni ebni binti bnti 3ando 3andi
     3andak 3endi kteer ktir ktiir kter shukran shokran mar7aba marhaba ahlan inshallah
     insha2allah alhamdulillah hamdella hamdellah ya3ni ya3ne yaani leh lesh laish leish
-    3awz 3ayez 3ayz badde baddi bade biddi bidi hayda hada hatha hadi hadol lazem lazim
-    kaman kamaan kamen tayeb tayyeb tamam mabsut mabsout ta3ban ta3bane ta3bana mareed
-    mareeda awlad awladi wlad wladi ebno bento madrase madrasa mudarse 7ayati 3omri
-    3amil 3amel sho2 2ana 2enta 2inta ma3ak ma3ik ma3i fiyi fini feeni ba3ref ba3rf
-    ma3lesh ma3lish m3lsh ahla sabah masa2 kteer hek heik halla2 hala2 lissa lessa
+    3awz 3ayez 3ayz badde baddi bade biddi bidi hayda hada hatha hadol lazem
+    kaman kamaan kamen tayeb tayyeb mabsut mabsout ta3ban ta3bane ta3bana mareed
+    mareeda awlad awladi wlad wladi ebno mudarse 7ayati 3omri
+    3amil 3amel sho2 2ana 2enta 2inta ma3ak ma3ik ma3i fiyi feeni ba3ref ba3rf
+    ma3lesh ma3lish m3lsh ahla masa2 kteer heik halla2 hala2 lissa lessa
     """.split()
 )
 # Cheap pre-check before the full Arabizi scoring: a digit touching a letter.

@@ -3,12 +3,13 @@
 Four evaluations of the held-out FLORES-200 sentences (never trained on):
 
 * ``full``: whole sentences (~20 words);
-* ``3 words``: a 3-word window of each sentence;
-* ``1-2 words``: a 1-word window of half the sentences and a 2-word window of the
-  other half (chosen by a hash of the sentence), chat-message length;
+* ``3 words``: each sentence truncated to its first 3 words;
+* ``1-2 words``: half the sentences truncated to 1 word, the other half to 2 words
+  (chosen by a hash of the sentence), chat-message length;
 
 plus the held-out project NLU examples (``nlu_data``; chat style) when there are any.
-Window positions come from a hash of the sentence, so runs are repeatable.
+Words are counted after :func:`~wegwijs.lid.detector.normalise` (digits and
+punctuation removed), so runs are repeatable.
 
 Persian (``fa``) and Dari (``prs``) are close; the report gives them separately and
 merged. Tigrinya ↔ Amharic (same Ge'ez script) confusion is listed explicitly.
@@ -96,18 +97,15 @@ def evaluate(detector: LanguageDetector, examples: Iterable[Example], name: str)
     return result
 
 
-def window(example: Example, size: int) -> Example:
-    """A ``size``-word window of a sentence at a hash-chosen position."""
+def truncate(example: Example, size: int) -> Example:
+    """The sentence cut to its first ``size`` words (after normalisation)."""
     words = normalise(example.text).split()
-    if len(words) <= size:
-        return Example(" ".join(words), example.label, example.source)
-    start = stable_hash(f"window:{size}:{example.text}") % (len(words) - size + 1)
-    return Example(" ".join(words[start : start + size]), example.label, example.source)
+    return Example(" ".join(words[:size]), example.label, example.source)
 
 
-def short_windows(examples: Iterable[Example]) -> list[Example]:
-    """One 1-word or 2-word window per sentence (half each, by hash)."""
-    return [window(e, 1 + stable_hash(f"short:{e.text}") % 2) for e in examples]
+def short_prefixes(examples: Iterable[Example]) -> list[Example]:
+    """Each sentence cut to 1 or 2 words (half each, chosen by a hash of the sentence)."""
+    return [truncate(e, 1 + stable_hash(f"short:{e.text}") % 2) for e in examples]
 
 
 def time_detect(detector: LanguageDetector, texts: Sequence[str], repeat: int = 3) -> float:
@@ -141,8 +139,8 @@ def run(model_path: Path, root: Path = REPO_ROOT, dataset: Dataset | None = None
     held = data.held_out_flores
     evaluations = [
         evaluate(detector, held, "full"),
-        evaluate(detector, [window(e, 3) for e in held], "3 words"),
-        evaluate(detector, short_windows(held), "1-2 words"),
+        evaluate(detector, [truncate(e, 3) for e in held], "3 words"),
+        evaluate(detector, short_prefixes(held), "1-2 words"),
     ]
     if data.held_out_nlu:
         evaluations.append(evaluate(detector, data.held_out_nlu, "nlu examples"))
@@ -157,7 +155,7 @@ def run(model_path: Path, root: Path = REPO_ROOT, dataset: Dataset | None = None
         for ev in evaluations
     }
     texts = [e.text for e in held]
-    short = [e.text for e in short_windows(held)]
+    short = [e.text for e in short_prefixes(held)]
     return {
         "model": str(model_path),
         "held_out_sentences": len(held),
@@ -211,13 +209,19 @@ def format_report(result: dict[str, Any]) -> str:
 def confusion_matrix(evaluation: dict[str, Any], labels: Sequence[str] | None = None) -> str:
     """The full confusion matrix of one evaluation as a text table (rows: gold)."""
     confusion = evaluation["confusion"]
-    labels = list(labels or sorted(confusion))
-    predicted = labels + sorted({p for row in confusion.values() for p in row} - set(labels))
+    labels = list(labels or _ordered(confusion))
+    predicted = labels + _ordered({p for row in confusion.values() for p in row} - set(labels))
     lines = ["gold\\pred " + "".join(f"{p:>6}" for p in predicted)]
     for gold in labels:
         row = confusion.get(gold, {})
         lines.append(f"{gold:<10}" + "".join(f"{row.get(p, 0):>6}" for p in predicted))
     return "\n".join(lines)
+
+
+def _ordered(codes: Iterable[str]) -> list[str]:
+    """Codes in design.md order (:data:`LANGUAGES`), unknown ones after, sorted."""
+    codes = set(codes)
+    return [c for c in LANGUAGES if c in codes] + sorted(codes - set(LANGUAGES))
 
 
 def main(model_path: Path | None = None) -> None:
@@ -228,7 +232,7 @@ def main(model_path: Path | None = None) -> None:
     print(format_report(result))
     print()
     print(f"confusion matrix ({result['evaluations'][2]['name']}):")
-    print(confusion_matrix(result["evaluations"][2], [label for label in LANGUAGES]))
+    print(confusion_matrix(result["evaluations"][2]))
 
 
 if __name__ == "__main__":  # pragma: no cover

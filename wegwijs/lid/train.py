@@ -25,6 +25,9 @@ from typing import Any, Callable
 from wegwijs.lid import DEFAULT_MODEL_RELPATH, REPO_ROOT
 from wegwijs.lid.data import Dataset, build_dataset, fasttext_line
 
+#: The model file ``build_lid`` writes by default (``<repo>/models/lid/lid.bin``).
+DEFAULT_MODEL_PATH = REPO_ROOT / DEFAULT_MODEL_RELPATH
+
 #: Bump when data building or training changes in a way the data hash cannot see.
 BUILD_VERSION = 1
 
@@ -186,6 +189,11 @@ def build_lid(
     metadata_path(output).write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log(f"wrote {output} ({meta['size_bytes'] / 1e6:.1f} MB) in {meta['seconds']} s")
     return BuildResult(output, True, meta)
+
+
+def build(force: bool = False) -> BuildResult:
+    """``build_lid`` for the default model path, printing progress (used by ``wegwijs build``)."""
+    return build_lid(force=force, log=lambda message: print(f"lid: {message}"))
 
 
 def _install(source: Path, target: Path) -> None:
