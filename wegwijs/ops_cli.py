@@ -46,6 +46,39 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return validate()
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    """Print the per-language coverage table; exit 1 on a gap in a supported language."""
+    from wegwijs.coverage import coverage_report, format_table
+
+    rows = coverage_report()
+    print(format_table(rows))
+    bad = [r.code for r in rows if r.status == "supported" and r.gaps]
+    if bad:
+        print(f"\ncoverage: gaps in supported languages: {', '.join(bad)}", file=sys.stderr)
+        return 1
+    print("\ncoverage: every supported language is complete")
+    return 0
+
+
+def cmd_add_language(args: argparse.Namespace) -> int:
+    """Scaffold languages/<code>/ and nlu_data/<code>/ and register the language as in progress."""
+    from wegwijs.scaffold import ScaffoldError, add_language
+
+    try:
+        files = add_language(
+            args.code, name=args.name, english_name=args.english_name, dutch_name=args.dutch_name,
+            direction=args.direction, spacy_lang=args.spacy_lang,
+        )
+    except ScaffoldError as e:
+        print(f"add-language: {e}", file=sys.stderr)
+        return 1
+    for f in files:
+        print(f"wrote {f}")
+    print(f"registered {args.code} as in progress in languages/registry.yml; next: translate, "
+          f"`wegwijs coverage`, then move it to `supported` (see README, 'Adding a language')")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the action server and the Rasa server; Ctrl-C stops both."""
     from wegwijs.serve import serve_forever
@@ -66,6 +99,16 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_build_content)
     p = subparsers.add_parser("validate", help="rasa data validate on the domain, supported languages' data and config")
     p.set_defaults(func=cmd_validate)
+    p = subparsers.add_parser("coverage", help="per-language table of what is complete; exit 1 on a gap")
+    p.set_defaults(func=cmd_coverage)
+    p = subparsers.add_parser("add-language", help="scaffold a new language folder with every key to translate")
+    p.add_argument("code", help="ISO 639-1 code, or 639-3 when there is none")
+    p.add_argument("--name", required=True, help="the language's own name in its own script")
+    p.add_argument("--english-name", required=True)
+    p.add_argument("--dutch-name", required=True)
+    p.add_argument("--direction", choices=["ltr", "rtl"], default="ltr")
+    p.add_argument("--spacy-lang", default="xx", help="code for spacy.blank() (xx when spaCy has no rules)")
+    p.set_defaults(func=cmd_add_language)
     p = subparsers.add_parser("serve", help="start the Rasa server and the action server")
     p.add_argument("--port", type=int, default=5005, help="Rasa server port (default 5005)")
     p.add_argument("--action-port", type=int, default=5055, help="action server port (default 5055)")

@@ -176,9 +176,11 @@ class Registry(BaseModel):
     """``languages/registry.yml``: supported languages, topics, age groups."""
 
     supported: list[str]
+    in_progress: list[str] = Field(default_factory=list)
     reference: str
     topics: list[str]
     menu_size: int = 10
     required_tip_topics: list[str]
+    pregnancy_tip_topics: list[str] = Field(default_factory=list)
     age_groups: dict[str, tuple[int, int]]
     safety_categories: list[str]
