@@ -27,7 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from wegwijs.build import RASA_MODEL, rasa_bin, rasa_env, training_data_paths  # noqa: E402
-from wegwijs.serve import _wait_http, running  # noqa: E402
+from wegwijs.serve import _wait_http, free_port, running  # noqa: E402
 from wegwijs.settings import Settings  # noqa: E402
 
 # A conversation per language, repeated over many senders (each sender = new tracker).
@@ -125,7 +125,7 @@ def bench_baseline(tmp: Path, n: int) -> tuple[list[float], float, float]:
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     train_s = time.monotonic() - t0
     log = tmp / "baseline.log"
-    port = 5305
+    port = free_port()
     proc = subprocess.Popen([rasa_bin(), "run", "--enable-api", "--port", str(port)], cwd=proj, env=env,
                             stdout=log.open("wb"), stderr=subprocess.STDOUT)
     try:
@@ -157,7 +157,7 @@ def main() -> int:
 
         upgrade(settings.database_url)
         t0 = time.monotonic()
-        with running(settings=settings, rasa_port=5205, action_port=5255, extra_env={
+        with running(settings=settings, rasa_port=free_port(), action_port=free_port(), extra_env={
             "WEGWIJS_DATABASE_URL": settings.database_url, "WEGWIJS_TRACKER_DB_URL": settings.tracker_db_url}) as s:
             rows.append(("Wegwijs start-up until ready (s)", f"{time.monotonic() - t0:.0f}"))
             lat = drive(s.rasa_url, args.messages, SCRIPTS, "ww")

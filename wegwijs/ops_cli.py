@@ -79,6 +79,15 @@ def cmd_add_language(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_nlu_eval(args: argparse.Namespace) -> int:
+    """Intent F1 per language and per intent on a held-out split, with Rasa's plots."""
+    from wegwijs.nlu_eval import format_rows, run
+
+    rows = run(langs=args.lang or None)
+    print(format_rows(rows))
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     """Start the action server and the Rasa server; Ctrl-C stops both."""
     from wegwijs.serve import serve_forever
@@ -109,6 +118,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--direction", choices=["ltr", "rtl"], default="ltr")
     p.add_argument("--spacy-lang", default="xx", help="code for spacy.blank() (xx when spaCy has no rules)")
     p.set_defaults(func=cmd_add_language)
+    p = subparsers.add_parser("nlu-eval", help="intent F1 per language and intent on a held-out split (+ plots)")
+    p.add_argument("--lang", action="append", help="only this language (repeatable); training uses all")
+    p.set_defaults(func=cmd_nlu_eval)
     p = subparsers.add_parser("serve", help="start the Rasa server and the action server")
     p.add_argument("--port", type=int, default=5005, help="Rasa server port (default 5005)")
     p.add_argument("--action-port", type=int, default=5055, help="action server port (default 5055)")

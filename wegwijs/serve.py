@@ -33,6 +33,15 @@ class ServeError(RuntimeError):
     """A server did not start (the message says which, with its log file)."""
 
 
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that is free right now (for tests and benchmarks)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 def endpoints_config(settings: Settings, action_port: int) -> dict:
     """Rasa endpoints (action server, tracker store, lock store) from ``settings``.
 
@@ -152,6 +161,10 @@ def start(
             f"http://127.0.0.1:{rasa_port}/status", servers.procs[1], timeout, rasa_log,
             ok=lambda body: bool(json.loads(body or b"{}").get("model_file")),
         )
+        # a port taken by another process answers too: make sure ours are the ones alive
+        for proc, log in ((servers.procs[0], action_log), (servers.procs[1], rasa_log)):
+            if proc.poll() is not None:
+                raise ServeError(f"a server exited with {proc.returncode} (port taken?); see {log}")
     except BaseException:
         servers.stop()
         raise

@@ -19,7 +19,7 @@ from wegwijs import bootstrap
 from wegwijs.build import RASA_MODEL
 from wegwijs.db.migrate import upgrade
 from wegwijs.referrals import service
-from wegwijs.serve import running
+from wegwijs.serve import free_port, running
 from wegwijs.settings import Settings
 
 pytestmark = pytest.mark.e2e
@@ -49,14 +49,12 @@ def servers(request, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("e2e")
     if request.param == "sqlite":
         settings = Settings(database_url=f"sqlite:///{tmp / 'w.db'}", tracker_db_url=f"sqlite:///{tmp / 't.db'}")
-        port = 5405
     else:
         url = request.getfixturevalue("postgres_url")
         settings = Settings(database_url=url, tracker_db_url=url)
-        port = 5415
     upgrade(settings.database_url)
     env = {"WEGWIJS_DATABASE_URL": settings.database_url, "WEGWIJS_TRACKER_DB_URL": settings.tracker_db_url}
-    with running(settings=settings, rasa_port=port, action_port=port + 50, extra_env=env) as s:
+    with running(settings=settings, rasa_port=free_port(), action_port=free_port(), extra_env=env) as s:
         bootstrap.bootstrap({"settings": settings})
         yield s, settings
         bootstrap.reset()
@@ -84,7 +82,7 @@ def test_model_parse_reports_language(servers) -> None:
 
 def test_arabic_parent_gets_arabic_replies_and_a_referral(servers) -> None:
     s, _ = servers
-    sender = "e2e-ar-" + s.rasa_url[-4:]
+    sender = f"e2e-ar-{s.rasa_port}"
     welcome = _chat(s, sender, "مرحبا")
     assert ARABIC.search(_texts(welcome)), welcome
     _chat(s, sender, "نعم")                                    # language OK
@@ -109,7 +107,7 @@ def test_arabic_parent_gets_arabic_replies_and_a_referral(servers) -> None:
 
 def test_tigrinya_parent_urgent_message_gets_numbers_and_urgent_referral(servers) -> None:
     s, _ = servers
-    sender = "e2e-ti-" + s.rasa_url[-4:]
+    sender = f"e2e-ti-{s.rasa_port}"
     welcome = _chat(s, sender, "ሰላም ከመይ ኣለኹም")
     assert ETHIOPIC.search(_texts(welcome)), welcome
     _chat(s, sender, "እወ")
