@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite. Installs and builds first when needed (fresh clone), then:
-#   1. content parity + generated responses up to date (wegwijs build-content --check)
+#   1. content parity + generated responses up to date (wegwijs build-content --check),
+#      per-language coverage (wegwijs coverage)
 #   2. rasa data validate
 #   3. pytest: unit tests, storage on SQLite and PostgreSQL, Redis locks, LID accuracy on
 #      held-out sentences, Rasa test stories per language, end-to-end chats over REST.
@@ -12,6 +13,8 @@ export RASA_TELEMETRY_ENABLED=false WEGWIJS_REQUIRE_PG=1 TF_CPP_MIN_LOG_LEVEL=2
 ./scripts/install.sh
 echo "== content parity and generated responses"
 .venv/bin/wegwijs build-content --check
+echo "== coverage of every language (fails on a gap in a supported language)"
+.venv/bin/wegwijs coverage
 echo "== rasa data validate"
 .venv/bin/wegwijs validate
 echo "== language-ID report on held-out sentences"

@@ -30,7 +30,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
@@ -114,17 +114,22 @@ class Keyword:
         normalised = normalise(text)
         return cls(text, normalised, category, lang, is_arabic_script(normalised))
 
-    def found_in(self, normalised_text: str) -> bool:
-        """Whether this keyword occurs in an already normalised text."""
+    def occurrences(self, normalised_text: str) -> list[tuple[int, int]]:
+        """``(start, end)`` spans where this keyword occurs in an already normalised text."""
         needle = self.normalised
+        spans: list[tuple[int, int]] = []
         start = normalised_text.find(needle)
-        if self.anywhere:
-            return start >= 0
         while start >= 0:
-            if start == 0 or not normalised_text[start - 1].isalnum():
-                return True
+            if self.anywhere or start == 0 or not normalised_text[start - 1].isalnum():
+                spans.append((start, start + len(needle)))
             start = normalised_text.find(needle, start + 1)
-        return False
+        return spans
+
+    def found_in(self, normalised_text: str, vetoed: Sequence[tuple[int, int]] = ()) -> bool:
+        """Whether this keyword occurs in an already normalised text, outside ``vetoed`` spans."""
+        return any(
+            not any(s < ve and vs < e for vs, ve in vetoed) for s, e in self.occurrences(normalised_text)
+        )
 
 
 @dataclass(frozen=True)
@@ -154,9 +159,20 @@ class KeywordMatcher:
         keywords: every keyword, in file order (language folders sorted by name).
     """
 
-    def __init__(self, keywords: Iterable[Keyword]) -> None:
-        """Builds a matcher; keywords that normalise to ``""`` are ignored."""
+    def __init__(self, keywords: Iterable[Keyword], not_urgent: Iterable[Keyword] = ()) -> None:
+        """Builds a matcher; keywords that normalise to ``""`` are ignored.
+
+        Args:
+            keywords: danger keywords.
+            not_urgent: phrases (``safety.yml`` top-level ``not_urgent``) that cancel a
+                keyword occurrence they overlap, e.g. "kwijt te raken" in "bang mijn kind
+                kwijt te raken" (fear of youth care, not a missing child).
+        """
         self.keywords: list[Keyword] = [k for k in keywords if k.normalised]
+        self.not_urgent: list[Keyword] = [k for k in not_urgent if k.normalised]
+
+    def _vetoed(self, normalised: str) -> list[tuple[int, int]]:
+        return [span for k in self.not_urgent for span in k.occurrences(normalised)]
 
     @classmethod
     def from_mapping(cls, per_language: Mapping[str, Mapping[str, Any]]) -> KeywordMatcher:
@@ -173,13 +189,19 @@ class KeywordMatcher:
             ValueError: a category entry is not a mapping or a term is not a string.
         """
         keywords: list[Keyword] = []
+        not_urgent: list[Keyword] = []
         for lang in sorted(per_language):
             document = per_language[lang] or {}
+            if isinstance(document, Mapping):
+                for term in document.get("not_urgent") or []:
+                    if not isinstance(term, str):
+                        raise ValueError(f"{lang}: not_urgent: {term!r} is not a string")
+                    not_urgent.append(Keyword.make(term, "not_urgent", lang))
             categories = document.get("categories", document) if isinstance(document, Mapping) else None
             if not isinstance(categories, Mapping):
                 raise ValueError(f"{lang}: safety keywords must be a mapping of categories")
             for category, entry in categories.items():
-                if entry is None:
+                if entry is None or category == "not_urgent":
                     continue
                 if not isinstance(entry, Mapping):
                     raise ValueError(f"{lang}: safety category {category!r} must have keywords/misspellings lists")
@@ -188,7 +210,7 @@ class KeywordMatcher:
                         if not isinstance(term, str):
                             raise ValueError(f"{lang}: {category}.{field}: {term!r} is not a string")
                         keywords.append(Keyword.make(term, str(category), lang))
-        return cls(keywords)
+        return cls(keywords, not_urgent)
 
     @classmethod
     def from_dir(cls, languages_dir: Path) -> KeywordMatcher:
@@ -219,7 +241,8 @@ class KeywordMatcher:
         normalised = normalise(text)
         if not normalised:
             return []
-        return [SafetyMatch(k.category, k.text, k.lang) for k in self.keywords if k.found_in(normalised)]
+        vetoed = self._vetoed(normalised)
+        return [SafetyMatch(k.category, k.text, k.lang) for k in self.keywords if k.found_in(normalised, vetoed)]
 
     def match(self, text: str, prefer_lang: str | None = None) -> SafetyMatch | None:
         """The best keyword found in ``text``, or None.
@@ -238,8 +261,9 @@ class KeywordMatcher:
         if not normalised:
             return None
         best: tuple[tuple[int, int, int], Keyword] | None = None
+        vetoed = self._vetoed(normalised)
         for index, keyword in enumerate(self.keywords):
-            if not keyword.found_in(normalised):
+            if not keyword.found_in(normalised, vetoed):
                 continue
             rank = (0 if keyword.lang == prefer_lang else 1, -len(keyword.normalised), index)
             if best is None or rank < best[0]:
