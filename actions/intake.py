@@ -56,7 +56,8 @@ class ValidateIntakeForm(FormValidationAction):
         if latest_intent(tracker) == "deny":
             return {"children_ages": [], "ages_attempts": 0.0}
         s = store()
-        answer = parse_ages(str(slot_value or ""), s.number_words(), s.months_words(), s.pregnancy_words())
+        lang = tracker.get_slot("language")
+        answer = parse_ages(str(slot_value or ""), s.number_words(lang), s.months_words(lang), s.pregnancy_words(lang))
         if answer.understood:
             return {"children_ages": answer.ages, "pregnant": answer.pregnant, "ages_attempts": 0.0, **_topic_events(tracker)}
         attempts = (tracker.get_slot("ages_attempts") or 0) + 1

@@ -31,20 +31,28 @@ class ContentStore:
         """The pack for ``code``, or the reference language's when unknown."""
         return self.packs.get(code or "", self.packs[self.registry.reference])
 
-    def number_words(self) -> dict[str, int]:
-        """Number words of every language (parents mix languages)."""
+    def _parsing_packs(self, lang: str | None) -> list[LanguagePack]:
+        """The conversation language, then Dutch and English (words parents mix in).
+
+        Not every language: "نه" is "nine" in Persian but "no" in Dari, "een" is "a" in Dutch.
+        """
+        codes = [c for c in dict.fromkeys([lang or "", "nl", "en"]) if c in self.packs]
+        return [self.packs[c] for c in codes]
+
+    def number_words(self, lang: str | None = None) -> dict[str, int]:
+        """Number words of ``lang``, Dutch and English (the conversation language wins)."""
         words: dict[str, int] = {}
-        for p in self.packs.values():
+        for p in reversed(self._parsing_packs(lang)):
             words.update({k.lower(): v for k, v in p.parsing.number_words.items()})
         return words
 
-    def months_words(self) -> list[str]:
-        """Words for "month(s)" in every language."""
-        return [w for p in self.packs.values() for w in p.parsing.months_words]
+    def months_words(self, lang: str | None = None) -> list[str]:
+        """Words for "month(s)" in ``lang``, Dutch and English."""
+        return [w for p in self._parsing_packs(lang) for w in p.parsing.months_words]
 
-    def pregnancy_words(self) -> list[str]:
-        """Words for "pregnant" in every language."""
-        return [w for p in self.packs.values() for w in p.parsing.pregnancy_words]
+    def pregnancy_words(self, lang: str | None = None) -> list[str]:
+        """Words for "pregnant" in ``lang``, Dutch and English."""
+        return [w for p in self._parsing_packs(lang) for w in p.parsing.pregnancy_words]
 
 
 def load_store(languages_dir: Path = LANGUAGES_DIR, municipalities_file: Path = MUNICIPALITIES_FILE) -> ContentStore:
