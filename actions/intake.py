@@ -57,7 +57,8 @@ class ValidateIntakeForm(FormValidationAction):
             return {"children_ages": [], "ages_attempts": 0.0}
         s = store()
         lang = tracker.get_slot("language")
-        answer = parse_ages(str(slot_value or ""), s.number_words(lang), s.months_words(lang), s.pregnancy_words(lang))
+        answer = parse_ages(str(slot_value or ""), s.number_words(lang), s.months_words(lang), s.pregnancy_words(lang),
+                             s.number_connectors(lang))
         if answer.understood:
             return {"children_ages": answer.ages, "pregnant": answer.pregnant, "ages_attempts": 0.0, **_topic_events(tracker)}
         attempts = (tracker.get_slot("ages_attempts") or 0) + 1

@@ -39,6 +39,12 @@ def test_parse_ages(text: str, ages: list[int], pregnant: bool) -> None:
     assert answer.understood is bool(ages or pregnant)
 
 
+def test_spoken_teens_with_a_connector() -> None:
+    words = {"laba": 2, "afar": 4, "sagaal": 9, "toban": 10}
+    assert parse_ages("wiil laba iyo toban jir ah", words, connectors=["iyo"]).ages == [12]
+    assert parse_ages("afar iyo sagaal", words, connectors=["iyo"]).ages == [4, 9]
+
+
 def test_age_groups_follow_registry_bounds() -> None:
     groups = {"0-4": (0, 4), "4-12": (4, 12), "12-18": (12, 18)}
     assert age_groups_for([0, 4, 11], groups) == ["0-4", "4-12"]

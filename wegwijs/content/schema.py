@@ -120,6 +120,8 @@ class Parsing(BaseModel):
     number_words: dict[str, int]
     months_words: list[str] = Field(default_factory=list)
     pregnancy_words: list[str] = Field(default_factory=list)
+    #: words joining a unit and ten in spoken teens ("laba iyo toban" = 12)
+    number_connectors: list[str] = Field(default_factory=list)
     #: synonyms of button answers a parent may type: {slot: {value: [words]}}
     answer_words: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
 

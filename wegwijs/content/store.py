@@ -50,6 +50,10 @@ class ContentStore:
         """Words for "month(s)" in ``lang``, Dutch and English."""
         return [w for p in self._parsing_packs(lang) for w in p.parsing.months_words]
 
+    def number_connectors(self, lang: str | None = None) -> list[str]:
+        """Words joining a unit and ten ("iyo" in Somali) in ``lang``, Dutch and English."""
+        return [w for p in self._parsing_packs(lang) for w in p.parsing.number_connectors]
+
     def pregnancy_words(self, lang: str | None = None) -> list[str]:
         """Words for "pregnant" in ``lang``, Dutch and English."""
         return [w for p in self._parsing_packs(lang) for w in p.parsing.pregnancy_words]

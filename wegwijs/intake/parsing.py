@@ -78,6 +78,7 @@ def parse_ages(
     number_words: dict[str, int],
     months_words: Iterable[str] = (),
     pregnancy_words: Iterable[str] = (),
+    connectors: Iterable[str] = (),
 ) -> AgesAnswer:
     """Find children's ages (and a pregnancy) in ``text``.
 
@@ -90,6 +91,7 @@ def parse_ages(
         number_words: lower-case word → number (from every language's parsing.yml).
         months_words: words for "month(s)"; a number right before one is a baby's age.
         pregnancy_words: words that mean "pregnant".
+        connectors: words that join a unit to ten in a teen ("laba iyo toban" = 12).
 
     Returns:
         An :class:`AgesAnswer`; ``understood`` is False when nothing was found.
@@ -98,7 +100,8 @@ def parse_ages(
     months = {_normalise(w) for w in months_words}
     norm_words = {_normalise(k): v for k, v in number_words.items()}
     pregnant = any(_normalise(w) in norm for w in pregnancy_words if w.strip())
-    tokens = _TOKEN.findall(norm)
+    joiners = {_normalise(w) for w in connectors}
+    tokens = [t for i, t in enumerate(_TOKEN.findall(norm)) if t not in joiners]
     numbers: list[int] = []
     prev_word_number: int | None = None  # number word right before this token
     for i, tok in enumerate(tokens):

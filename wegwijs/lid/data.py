@@ -33,15 +33,19 @@ from typing import Any, Iterable, Iterator
 import regex
 import yaml
 
-from wegwijs.lid import FLORES_CODES, REPO_ROOT, SCRIPTS
-from wegwijs.lid.detector import LABEL_PREFIX, normalise
+from wegwijs.lid import FLORES_CODES, REPO_ROOT, SCRIPTS, augment
+from wegwijs.lid.detector import LABEL_PREFIX, normalise, script_words
 
 #: Share of sentences held out for evaluation (percent).
 HELD_OUT_PERCENT = 20
 #: Window lengths (words) added per training sentence; repeats = more windows of that size.
-WINDOW_SIZES: tuple[int, ...] = (1, 1, 1, 2, 2, 2, 3, 3, 4)
+WINDOW_SIZES: tuple[int, ...] = (1, 1, 2, 2, 3, 3, 4, 5, 6)
 #: Seed for window positions (each sentence also mixes in its own hash).
 WINDOW_SEED = 2024
+#: Sizes (words) of the noisy windows made per training text (see :class:`Augmentation`).
+NOISY_SIZES: tuple[int, ...] = (2, 3, 4, 5, 6)
+#: Seed for noisy training windows; the report's noisy held-out text uses another.
+NOISE_SEED = 4711
 
 FLORES_DIR = Path("data") / "lid" / "flores200"
 NLU_DIR = Path("nlu_data")
@@ -153,15 +157,21 @@ def is_informative(text: str, label: str) -> bool:
 
     False when it has no letters, consists only of :data:`SHARED_WORDS` (English/Dutch
     command words, Dutch institution names), or — for a language with a known script —
-    fewer than 60 % of its letters are in that script (e.g. "menu" filed under ``ar``).
+    fewer than half of its words are written in that script ("menu" filed under ``ar``).
+    Words, not letters, are counted: "ኣብ gemeente Amersfoort እየ ዘለኹ" is Tigrinya with
+    two Dutch words, although most of its letters are Latin.
     """
     clean = normalise(text)
     if not clean:
         return False
-    if all(word in SHARED_WORDS for word in clean.split()):
+    words = clean.split()
+    if all(word in SHARED_WORDS for word in words):
         return False
     script = SCRIPTS.get(label)
-    return script is None or script_share(clean, script) >= 0.6
+    if script is None:
+        return True
+    counts = script_words(clean)
+    return counts.get(script, 0) * 2 >= sum(counts.values())
 
 
 # --------------------------------------------------------------------------- sources
@@ -331,6 +341,24 @@ def read_cldr(labels: Iterable[str]) -> list[Example]:
 # --------------------------------------------------------------------------- augmentation
 
 
+@dataclass(frozen=True)
+class Augmentation:
+    """How much chat-like text is made from each training text.
+
+    Attributes:
+        window_sizes: one clean window per entry, of that many words (skipped when the
+            text is not longer than the window).
+        noisy_sizes: one noisy window per entry (:func:`wegwijs.lid.augment.chat_noise`:
+            keyboard/diacritic variants, typos, Dutch words); a text not longer than the
+            window is used whole.
+        dutch: chance that a noisy window gets Dutch words inserted.
+    """
+
+    window_sizes: tuple[int, ...] = WINDOW_SIZES
+    noisy_sizes: tuple[int, ...] = NOISY_SIZES
+    dutch: float = 0.35
+
+
 def windows(example: Example, sizes: tuple[int, ...] = WINDOW_SIZES) -> list[Example]:
     """Short word windows of one sentence, for chat-length training text.
 
@@ -356,6 +384,44 @@ def windows(example: Example, sizes: tuple[int, ...] = WINDOW_SIZES) -> list[Exa
     return out
 
 
+def noisy_windows(
+    example: Example, sizes: tuple[int, ...] = NOISY_SIZES, *, dutch: float = 0.35, seed: int = NOISE_SEED
+) -> list[Example]:
+    """Chat-like windows: typos, keyboard variants, no diacritics, Dutch words.
+
+    Each window is informative on its own (:func:`is_informative`) before the noise
+    is added; Dutch words never outnumber the language's own words.
+
+    Args:
+        example: a training (or held-out) text.
+        sizes: one window per entry; a text not longer than the size is used whole.
+        dutch: chance of Dutch words in a window (see :func:`~wegwijs.lid.augment.chat_noise`).
+        seed: mixed with the text's hash (the report uses another seed than training).
+
+    Returns:
+        Examples with source ``"<source>+noisy"``.
+    """
+    words = normalise(example.text).split()
+    if not words:
+        return []
+    rng = random.Random(seed ^ stable_hash(f"{example.label}:{example.text}"))
+    out: list[Example] = []
+    seen: set[str] = set()
+    for size in sizes:
+        if len(words) > size:
+            start = rng.randrange(0, len(words) - size + 1)
+            window = " ".join(words[start : start + size])
+        else:
+            window = " ".join(words)
+        if not is_informative(window, example.label):
+            continue
+        text = augment.chat_noise(window, example.label, rng, dutch=dutch)
+        if text not in seen:
+            seen.add(text)
+            out.append(Example(text, example.label, f"{example.source}+noisy"))
+    return out
+
+
 def _drop_ambiguous(examples: list[Example], dropped: Counter) -> list[Example]:
     """Removes texts found under more than one label, and repeats within one label."""
     labels_of: dict[str, set[str]] = defaultdict(set)
@@ -375,12 +441,19 @@ def _drop_ambiguous(examples: list[Example], dropped: Counter) -> list[Example]:
     return kept
 
 
-def build_dataset(root: Path = REPO_ROOT, *, include_cldr: bool = True) -> Dataset:
+def build_dataset(
+    root: Path = REPO_ROOT, *, include_cldr: bool = True, augmentation: Augmentation | None = None
+) -> Dataset:
     """Builds training and held-out data from every source.
+
+    Training text: FLORES training sentences, the project's NLU training examples and
+    texts (``languages/``), CLDR names, plus for each FLORES sentence, NLU example and
+    text clean windows and noisy windows (:class:`Augmentation`).
 
     Args:
         root: repository root (``data/lid/flores200``, ``nlu_data``, ``languages``).
         include_cldr: add CLDR names from ``babel`` to the training text.
+        augmentation: window and noise settings (default :class:`Augmentation`).
 
     Returns:
         A :class:`Dataset`; the same inputs always give the same lists in the same order.
@@ -388,6 +461,7 @@ def build_dataset(root: Path = REPO_ROOT, *, include_cldr: bool = True) -> Datas
     Raises:
         FileNotFoundError: FLORES files are missing.
     """
+    aug = augmentation or Augmentation()
     data = Dataset()
     flores_train, data.held_out_flores = read_flores(root)
     nlu_train, nlu_held = read_nlu(root)
@@ -404,14 +478,22 @@ def build_dataset(root: Path = REPO_ROOT, *, include_cldr: bool = True) -> Datas
     # Ambiguity is judged over the short sources together ("school" in nl and en data).
     short = _drop_ambiguous([*project, *cldr], data.dropped)
 
-    data.held_out_nlu = [e for e in nlu_held if is_informative(e.text, e.label)]
+    # A held-out NLU example that is also a training text (same words, other intent or
+    # file) would not be held out at all.
+    seen = {(normalise(e.text), e.label) for e in short}
+    data.held_out_nlu = [
+        e for e in nlu_held if is_informative(e.text, e.label) and (normalise(e.text), e.label) not in seen
+    ]
     train: list[Example] = [*flores_train, *short]
-    for e in [*flores_train, *project]:
-        for w in windows(e):
+    for e in [*flores_train, *short]:
+        if e.source == "cldr":
+            continue
+        for w in windows(e, aug.window_sizes):
             if is_informative(w.text, w.label):
                 train.append(w)
             else:
                 data.dropped[f"{w.source}: not informative"] += 1
+        train.extend(noisy_windows(e, aug.noisy_sizes, dutch=aug.dutch))
     data.train = train
     return data
 
