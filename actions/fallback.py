@@ -8,6 +8,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions.common import remember_concern
+
 #: Misunderstandings in a row before a person is offered.
 OFFER_HUMAN_AFTER = 2
 
@@ -22,8 +24,10 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         count = int(tracker.get_slot("fallback_count") or 0) + 1
+        # what we did not understand may be exactly what the person must read
+        concern = SlotSet("concern_text", remember_concern(tracker))
         if count >= OFFER_HUMAN_AFTER:
             dispatcher.utter_message(response="utter_offer_human_after_fallback")
-            return [SlotSet("fallback_count", 0.0), SlotSet("offered_person", True)]
+            return [SlotSet("fallback_count", 0.0), SlotSet("offered_person", True), concern]
         dispatcher.utter_message(response="utter_not_understood")
-        return [SlotSet("fallback_count", float(count)), SlotSet("offered_person", False)]
+        return [SlotSet("fallback_count", float(count)), SlotSet("offered_person", False), concern]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import in_thread, is_payload, latest_entity, latest_intent, pack_for, remember_concern, store
+from actions.common import in_thread, is_payload, latest_entity, latest_intent, pack_for, remember_concern, store, typed_button
 from wegwijs import handoff
 from wegwijs.intake.answers import answer_words, match_answer
 
@@ -78,7 +79,9 @@ class ValidateContactForm(FormValidationAction):
     async def validate_handoff_consent(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return {"handoff_consent": latest_intent(tracker) == "affirm"}
+        if latest_intent(tracker) == "affirm" or typed_button(tracker, "utter_ask_handoff_consent") == "/affirm":
+            return {"handoff_consent": True, "consent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        return {"handoff_consent": False}
 
     async def validate_contact_channel(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -104,9 +107,10 @@ class ValidateContactForm(FormValidationAction):
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
         intent = latest_intent(tracker)
-        if intent == "affirm":
+        typed = typed_button(tracker, "utter_ask_interpreter")
+        if typed == "/affirm" or (intent == "affirm" and typed is None):
             return {"interpreter": True}
-        if intent == "deny":
+        if typed == "/deny" or intent == "deny":
             return {"interpreter": False}
         return {"interpreter": "skipped"}
 

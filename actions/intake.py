@@ -9,7 +9,7 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import is_payload, latest_intent, pack_for, remember_concern, store, topic_of_intent
+from actions.common import is_payload, latest_intent, pack_for, remember_concern, store, topic_of_intent, typed_button
 from wegwijs.intake.parsing import parse_ages
 from wegwijs.tips import select_tips
 
@@ -42,7 +42,8 @@ class ValidateIntakeForm(FormValidationAction):
     async def validate_consent(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        if slot_value == "yes":
+        typed = typed_button(tracker, "utter_ask_consent")
+        if slot_value == "yes" and typed != "/deny" or typed == "/affirm":
             dispatcher.utter_message(response="utter_consent_yes")
             return {"consent": "yes", "consent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         dispatcher.utter_message(response="utter_consent_no")

@@ -5,7 +5,8 @@ sender or a 1 MB text reach the NLU pipeline. ``RestInput`` here keeps the same
 name, URL and answers, and rejects bad input first with a clear JSON error:
 
 - 400 ``{"error": ...}``: body not a JSON object; ``sender`` missing, not a string or
-  longer than 128 characters; ``message`` missing, not a string, or empty;
+  longer than 128 characters; ``message`` missing, not a string, or empty; text that
+  is not valid Unicode (a lone surrogate such as ``"\ud800"``);
 - 413: ``message`` longer than 4096 characters (WhatsApp's text limit), or a body
   over 64 KiB.
 
@@ -53,6 +54,11 @@ def check_rest_body(body: bytes) -> Optional[tuple[int, str]]:
     message = data.get("message")
     if not isinstance(message, str) or not message.strip():
         return 400, "'message' must be a non-empty string"
+    try:
+        message.encode("utf-8")
+        sender.encode("utf-8")
+    except UnicodeEncodeError:
+        return 400, "'message' and 'sender' must be valid Unicode text (no lone surrogates)"
     if len(message) > MAX_MESSAGE_CHARS:
         return 413, f"'message' is {len(message)} characters, the limit is {MAX_MESSAGE_CHARS}"
     return None

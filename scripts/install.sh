@@ -20,8 +20,9 @@ find_python310() {
   return 1
 }
 
+LOCK_SUM=$(sha256sum requirements/lock-py310.txt pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import rasa, rasa_sdk, fasttext, spacy, alembic' 2>/dev/null \
-   || [ requirements/lock-py310.txt -nt .venv/.installed ]; then
+   || [ "$(cat .venv/.installed 2>/dev/null)" != "$LOCK_SUM" ]; then
   PY=$(find_python310) || {
     echo "ERROR: Python 3.10 not found (Rasa 3.6.21 needs 3.8-3.10)." >&2
     echo "Install one (e.g. 'pyenv install 3.10', 'apt-get install python3.10', or 'uv python install 3.10')" >&2
@@ -30,10 +31,13 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import rasa, rasa_sdk, fa
   }
   echo "== installing into .venv with $PY"
   [ -x .venv/bin/python ] || "$PY" -m venv .venv
-  .venv/bin/python -m pip install -q --upgrade "uv>=0.4"
-  .venv/bin/uv pip install -q -p .venv/bin/python -r requirements/lock-py310.txt
+  .venv/bin/python -m pip --version >/dev/null 2>&1 || .venv/bin/python -m ensurepip >/dev/null
+  .venv/bin/python -m pip install -q "$(grep -i "^uv==" requirements/lock-py310.txt)"
+  # exactly the locked set (sync also removes what the lock does not list)
+  .venv/bin/uv pip sync -q -p .venv/bin/python requirements/lock-py310.txt
   .venv/bin/uv pip install -q -p .venv/bin/python --no-deps -e .
-  touch .venv/.installed
+  .venv/bin/uv pip check -p .venv/bin/python
+  echo "$LOCK_SUM" > .venv/.installed
 fi
 
 echo "== building (language-ID model, responses, database, Rasa model: only what is stale)"

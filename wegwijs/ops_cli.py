@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 
@@ -122,6 +123,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--lang", action="append", help="only this language (repeatable); training uses all")
     p.set_defaults(func=cmd_nlu_eval)
     p = subparsers.add_parser("serve", help="start the Rasa server and the action server")
-    p.add_argument("--port", type=int, default=5005, help="Rasa server port (default 5005)")
-    p.add_argument("--action-port", type=int, default=5055, help="action server port (default 5055)")
+    p.add_argument("--port", type=int, default=int(os.environ.get("WEGWIJS_PORT") or 5005),
+                   help="Rasa server port (default: $WEGWIJS_PORT or 5005)")
+    p.add_argument("--action-port", type=int, default=int(os.environ.get("WEGWIJS_ACTION_PORT") or 5055),
+                   help="action server port (default: $WEGWIJS_ACTION_PORT or 5055)")
     p.set_defaults(func=cmd_serve)

@@ -152,6 +152,7 @@ def start(
         ))
         servers.procs.append(subprocess.Popen(
             [rasa_bin(), "run", "--enable-api", "--cors", "*", "--port", str(rasa_port),
+             "--interface", os.environ.get("WEGWIJS_INTERFACE", "127.0.0.1"),
              "--model", str(model), "--credentials", str(REPO_ROOT / "credentials.yml"),
              "--endpoints", str(endpoints)],
             cwd=REPO_ROOT, env=env, stdout=rasa_log.open("wb"), stderr=subprocess.STDOUT,

@@ -86,6 +86,16 @@ def model_sha256(path: Path) -> str:
     return _SHA_CACHE[key]
 
 
+def _load_detector(path: Path, config: Dict[Text, Any]) -> LanguageDetector:
+    """Loads the fastText model with the rule switches of the component config."""
+    return LanguageDetector.load(
+        path,
+        arabizi=bool(config.get("arabizi", True)),
+        by_script=bool(config.get("script_candidates", True)),
+        dari_markers=bool(config.get("dari_markers", True)),
+    )
+
+
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.MESSAGE_FEATURIZER, is_trainable=True)
 class FastTextLanguageIdentifier(GraphComponent):
     """Adds ``language: {"code", "confidence"}`` to every message (fastText LID)."""
@@ -118,6 +128,11 @@ class FastTextLanguageIdentifier(GraphComponent):
             "supported_languages": ["nl", "en", "ar", "ti"],
             # Report Latin-script Arabic chat ("kifak ibni 3ando 7arara") as "ar".
             "arabizi": True,
+            # Only languages of the message's script can win: Tigrinya or Arabic with
+            # Dutch words in it ("ኣብ gemeente Amersfoort እየ ዘለኹ") stays Tigrinya.
+            "script_candidates": True,
+            # Dari/Persian marker words (استم/هستم, مکتب/مدرسه) choose between prs and fa.
+            "dari_markers": True,
         }
 
     def __init__(
@@ -175,7 +190,7 @@ class FastTextLanguageIdentifier(GraphComponent):
         merged = {**cls.get_default_config(), **config}
         try:
             with model_storage.read_from(resource) as directory:
-                detector = LanguageDetector.load(directory / MODEL_FILE, arabizi=merged["arabizi"])
+                detector = _load_detector(directory / MODEL_FILE, merged)
         except (ValueError, FileNotFoundError):
             logger.warning(
                 f"{cls.__name__}: no model in the model storage for '{resource.name}', "
@@ -202,7 +217,7 @@ class FastTextLanguageIdentifier(GraphComponent):
     def detector(self) -> LanguageDetector:
         """The loaded fastText detector (loaded from ``model_path`` on first use)."""
         if self._detector is None:
-            self._detector = LanguageDetector.load(self._model_path, arabizi=self._config["arabizi"])
+            self._detector = _load_detector(self._model_path, self._config)
             self._warn_if_unsupported()
         return self._detector
 

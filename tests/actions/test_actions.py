@@ -11,6 +11,7 @@ from actions.intake import ActionAfterIntake, ActionRememberTopic, ValidateIntak
 from actions.language import ActionLanguageMenu, ActionSetLanguage
 from actions.privacy import ActionDeleteMyData
 from tests.actions.conftest import make_tracker
+from actions.common import store
 from wegwijs import bootstrap
 from wegwijs.referrals import service
 
@@ -36,7 +37,8 @@ async def test_language_menu_offers_every_language_in_its_own_script() -> None:
     await ActionLanguageMenu().run(d, make_tracker("taal", "change_language"), {})
     titles = [b["title"] for b in d.messages[0]["buttons"]]
     assert d.messages[0]["response"] == "utter_ask_language_choice"
-    assert "العربية" in titles and "Nederlands" in titles and len(titles) == 4
+    assert "العربية" in titles and "Nederlands" in titles and "ትግርኛ" in titles
+    assert len(titles) == len(store().registry.supported) <= 10  # a WhatsApp list holds 10 rows
 
 
 async def test_ages_are_parsed_and_unreadable_answer_is_asked_again_once() -> None:
@@ -184,3 +186,22 @@ async def test_unrecognised_typed_answer_is_kept_in_the_parents_words() -> None:
     v = ValidateContactForm()
     got = await v.validate_contact_channel("via mijn buurvrouw", CollectingDispatcher(), make_tracker("x", "inform"), {})
     assert got == {"contact_channel": "via mijn buurvrouw"}
+
+
+async def test_typed_agreement_to_privacy_counts_as_consent() -> None:
+    d = CollectingDispatcher()
+    t = make_tracker("ik ga akkoord", "deny", slots={"language": "nl"})  # NLU said deny; the parent typed the button
+    got = await ValidateIntakeForm().validate_consent("no", d, t, {})
+    assert got["consent"] == "yes" and got["consent_at"]
+
+
+async def test_handoff_consent_records_its_time() -> None:
+    got = await ValidateContactForm().validate_handoff_consent("ja", CollectingDispatcher(), make_tracker("ja", "affirm"), {})
+    assert got["handoff_consent"] is True and got["consent_at"]
+    got = await ValidateContactForm().validate_handoff_consent("nee", CollectingDispatcher(), make_tracker("nee", "deny"), {})
+    assert got == {"handoff_consent": False}
+
+
+async def test_misunderstood_words_are_kept_for_the_person() -> None:
+    events = await ActionFallback().run(CollectingDispatcher(), make_tracker("mijn zoon heeft problemen op school", "nlu_fallback"), {})
+    assert _slots(events)["concern_text"] == [{"text": "mijn zoon heeft problemen op school", "lang": "en"}]

@@ -64,6 +64,9 @@ def create_identifier(
         ("ሰላም ከመይ ኣለኹም", "ti"),
         ("ልጄ ትምህርት ቤት ይሄዳል፣ ታሟል", "am"),  # Ge'ez script, Amharic
         ("kifak ibni 3ando 7arara", "ar"),  # Arabizi (Latin-script Arabic)
+        ("ana mesh fahem", "ar"),  # Arabizi without digits
+        ("ኣብ gemeente Amersfoort እየ ዘለኹ", "ti"),  # Ge'ez script with Dutch words
+        ("ابني في school ما بدو", "ar"),  # Arabic script with a Dutch word
     ],
 )
 def test_detects_language_per_script(create_identifier, text: str, lang: str) -> None:
@@ -171,6 +174,21 @@ def test_arabizi_can_be_switched_off(create_identifier) -> None:
     create_identifier({"arabizi": False}).process([message])
 
     assert message.get(LANGUAGE)["code"] != "ar"
+
+
+def test_script_candidates_can_be_switched_off(create_identifier) -> None:
+    """Without the script rule fastText may pick any label; with it only Ge'ez languages."""
+    on, off = create_identifier(), create_identifier({"script_candidates": False})
+
+    assert on.detector.by_script and not off.detector.by_script
+    assert {code for code, _ in on.detector.detect_top("ሰላም gemeente", k=-1)} <= {"ti", "am"}
+    assert len(off.detector.detect_top("ሰላም gemeente", k=-1)) == len(off.detector.labels)
+
+
+def test_default_config_has_the_rule_switches() -> None:
+    config = FastTextLanguageIdentifier.get_default_config()
+
+    assert config["arabizi"] is True and config["script_candidates"] is True and config["dari_markers"] is True
 
 
 def test_recipe_runs_it_first_on_training_data_and_messages(tiny_lid_model: Path) -> None:

@@ -57,7 +57,10 @@ def test_rtl_numbers_are_isolated(packs) -> None:
         if pack.meta.direction != "rtl":
             continue
         text = pack.responses["utter_urgent_help"].text
-        assert f"{FSI}0800-2000{PDI}" in text, code
+        for number in ("112", "0800-2000", "0800-0113"):
+            at = text.index(number)
+            opened, closed = text.rfind(FSI, 0, at), text.rfind(PDI, 0, at)
+            assert opened > closed, f"{code}: {number} is not inside a bidi isolate"
 
 
 def test_generated_responses_are_up_to_date() -> None:

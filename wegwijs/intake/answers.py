@@ -25,6 +25,11 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"[\w\u1200-\u137F]+", text))
 
 
+def norm_title(text: str) -> str:
+    """A button title or typed answer normalised for :func:`match_answer`."""
+    return _norm(text)
+
+
 def answer_words(packs: Iterable[LanguagePack], slot: str) -> dict[str, set[str]]:
     """``{value: {normalised words}}`` for ``slot`` from button titles and ``answer_words``."""
     words: dict[str, set[str]] = {}

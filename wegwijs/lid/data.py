@@ -13,8 +13,14 @@ Sources (all read from the repository, nothing is downloaded):
 4. Optional CLDR strings from ``babel``: language, territory, month and day names as
    written in each locale; training only.
 
-Training text is augmented with short windows (1-4 words) of each training sentence,
-so that chat-length messages ("waar is school", "ሓገዝ") are covered.
+Training text is augmented so that chat-length messages are covered: clean windows
+of 1-6 words of each FLORES sentence, NLU example and text, and noisy 2-6 word windows
+(:mod:`wegwijs.lid.augment`: typos, no diacritics, Arabic/Persian keyboard variants,
+ZWNJ dropped, Dutch words inserted as in "ኣብ gemeente Amersfoort እየ ዘለኹ").
+Examples are judged by the script of their words (:func:`is_informative`); Latin-script
+examples that are really Dutch or English ("verwijder mijn gegevens" under ``en``) are
+left out of training and evaluation (:func:`is_borrowed`). Held-out NLU examples that
+also occur as training text are not evaluated.
 
 Any ``nlu_data/<lang>/`` or ``languages/<lang>/`` folder is used, also for languages
 FLORES does not cover; those get their own label.
@@ -172,6 +178,41 @@ def is_informative(text: str, label: str) -> bool:
         return True
     counts = script_words(clean)
     return counts.get(script, 0) * 2 >= sum(counts.values())
+
+
+#: Languages whose words turn up in every other Latin-script language's chat.
+BORROWED_FROM: tuple[str, ...] = ("nl", "en")
+
+
+def flores_vocabularies(flores: Iterable[Example]) -> dict[str, set[str]]:
+    """Words of each language's FLORES training sentences (normalised)."""
+    vocab: dict[str, set[str]] = defaultdict(set)
+    for e in flores:
+        vocab[e.label].update(normalise(e.text).split())
+    return vocab
+
+
+def is_borrowed(text: str, label: str, vocab: dict[str, set[str]]) -> bool:
+    """Whether a Latin-script text filed under ``label`` is really Dutch or English.
+
+    The project's data holds Dutch and English command words and phrases in every
+    language ("verwijder mijn gegevens" under ``en``, "dank je" under ``so``). Such a
+    text is left out when none of its words is found only in ``label``'s FLORES
+    training text and more than half of them are found only in Dutch or English
+    FLORES text. Languages with another script are never affected.
+
+    Args:
+        text: the example text.
+        label: its language code.
+        vocab: :func:`flores_vocabularies` of the FLORES training sentences.
+    """
+    if SCRIPTS.get(label) != "Latn" or not vocab.get(label):
+        return False
+    others = [vocab[o] for o in BORROWED_FROM if o != label and o in vocab]
+    words = normalise(text).split()
+    own = sum(1 for w in words if w in vocab[label] and not any(w in o for o in others))
+    foreign = sum(1 for w in words if w not in vocab[label] and any(w in o for o in others))
+    return own == 0 and foreign * 2 > len(words)
 
 
 # --------------------------------------------------------------------------- sources
@@ -467,12 +508,15 @@ def build_dataset(
     nlu_train, nlu_held = read_nlu(root)
     content = read_content(root)
 
+    vocab = flores_vocabularies(flores_train)
     project: list[Example] = []
     for e in [*nlu_train, *content]:
-        if is_informative(e.text, e.label):
-            project.append(e)
-        else:
+        if not is_informative(e.text, e.label):
             data.dropped[f"{e.source}: not informative"] += 1
+        elif is_borrowed(e.text, e.label, vocab):
+            data.dropped[f"{e.source}: Dutch or English"] += 1
+        else:
+            project.append(e)
     labels = sorted({e.label for e in [*flores_train, *project]})
     cldr = read_cldr(labels) if include_cldr else []
     # Ambiguity is judged over the short sources together ("school" in nl and en data).
@@ -482,7 +526,11 @@ def build_dataset(
     # file) would not be held out at all.
     seen = {(normalise(e.text), e.label) for e in short}
     data.held_out_nlu = [
-        e for e in nlu_held if is_informative(e.text, e.label) and (normalise(e.text), e.label) not in seen
+        e
+        for e in nlu_held
+        if is_informative(e.text, e.label)
+        and not is_borrowed(e.text, e.label, vocab)
+        and (normalise(e.text), e.label) not in seen
     ]
     train: list[Example] = [*flores_train, *short]
     for e in [*flores_train, *short]:
