@@ -54,7 +54,7 @@ def split_language(lang: str, nlu_dir: Path = REPO_ROOT / "nlu_data") -> tuple[d
     return doc(train), doc(test)
 
 
-def run(out: Path = RESULTS, langs: list[str] | None = None) -> list[dict]:
+def run(out: Path = RESULTS, langs: list[str] | None = None, config: str = "config.yml") -> list[dict]:
     """Train on the train parts and test each language; return one summary row per language.
 
     Raises:
@@ -72,7 +72,7 @@ def run(out: Path = RESULTS, langs: list[str] | None = None) -> list[dict]:
         (out / "data" / "test" / f"{lang}.yml").write_text(yaml.safe_dump(test, allow_unicode=True), encoding="utf-8")
     t0 = time.monotonic()
     subprocess.run(
-        [rasa_bin(), "train", "nlu", "--config", "config.yml", "--nlu", str(out / "data" / "train"),
+        [rasa_bin(), "train", "nlu", "--config", config, "--nlu", str(out / "data" / "train"),
          "--out", str(out / "model"), "--fixed-model-name", "nlu-eval"],
         cwd=REPO_ROOT, env=rasa_env(), check=True, stdout=subprocess.DEVNULL,
     )

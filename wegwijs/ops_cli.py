@@ -84,7 +84,11 @@ def cmd_nlu_eval(args: argparse.Namespace) -> int:
     """Intent F1 per language and per intent on a held-out split, with Rasa's plots."""
     from wegwijs.nlu_eval import format_rows, run
 
-    rows = run(langs=args.lang or None)
+    from pathlib import Path
+
+    from wegwijs.nlu_eval import RESULTS
+
+    rows = run(out=Path(args.out) if args.out else RESULTS, langs=args.lang or None, config=args.config)
     print(format_rows(rows))
     return 0
 
@@ -121,6 +125,8 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=cmd_add_language)
     p = subparsers.add_parser("nlu-eval", help="intent F1 per language and intent on a held-out split (+ plots)")
     p.add_argument("--lang", action="append", help="only this language (repeatable); training uses all")
+    p.add_argument("--config", default="config.yml", help="Rasa config to evaluate (default config.yml)")
+    p.add_argument("--out", help="results folder (default results/nlu-eval)")
     p.set_defaults(func=cmd_nlu_eval)
     p = subparsers.add_parser("serve", help="start the Rasa server and the action server")
     p.add_argument("--port", type=int, default=int(os.environ.get("WEGWIJS_PORT") or 5005),

@@ -90,7 +90,7 @@ def test_arabic_parent_gets_arabic_replies_and_a_referral(servers) -> None:
     _chat(s, sender, "عندي ولدين عمرهم ٤ و ٩ سنين")              # ages
     menu = _chat(s, sender, "روتردام")                          # gemeente → topic menu
     assert any(r.get("buttons") for r in menu), menu
-    tips = _chat(s, sender, "ابني ما بدو يروح على المدرسة كل يوم بيبكي")
+    tips = _chat(s, sender, "ابني عنده مشاكل بالمدرسة وما بدو يروح")
     assert ARABIC.search(_texts(tips)) and "•" in _texts(tips), tips
     for msg in ['/request_human{"person_type":"sleutelpersoon"}', '/inform{"contact_channel":"whatsapp"}',
                 "بعد الظهر", '/inform{"contact_gender":"woman"}', '/inform{"contact_setting":"individual"}']:
