@@ -12,6 +12,22 @@ from actions.common import latest_entity, latest_intent, pack_for, store
 from wegwijs.language import choose_language, script_of
 
 
+def typed_language_name(text: str, s: Any) -> str | None:
+    """The code of a language whose name the parent typed ("العربية", "Arabic", "Arabisch"), else None.
+
+    Only short messages (≤ 3 words) that are a language's own, English or Dutch name count,
+    so a parent without buttons can still pick a language from the menu.
+    """
+    norm = " ".join(text.lower().split())
+    if not norm or len(norm.split()) > 3:
+        return None
+    for code, pack in s.packs.items():
+        names = {pack.meta.name.lower(), pack.meta.english_name.lower(), pack.meta.dutch_name.lower(), code}
+        if norm in names:
+            return code
+    return None
+
+
 class ActionSetLanguage(Action):
     """Custom slot mapping of ``language``; runs after every user message.
 
@@ -30,12 +46,13 @@ class ActionSetLanguage(Action):
         msg = tracker.latest_message or {}
         detected = msg.get("language") or {}
         current = tracker.get_slot("language")
+        text = msg.get("text") or ""
         new = choose_language(
             current=current,
             detected=detected.get("code"),
             confidence=float(detected.get("confidence") or 0.0),
-            text=msg.get("text") or "",
-            choice=latest_entity(tracker, "language_choice"),
+            text=text,
+            choice=latest_entity(tracker, "language_choice") or typed_language_name(text, s),
             supported=s.registry.supported,
             default=s.registry.reference,
             scripts={c: script_of(p.meta.name) or "" for c, p in s.packs.items()},

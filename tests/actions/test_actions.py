@@ -205,3 +205,16 @@ async def test_handoff_consent_records_its_time() -> None:
 async def test_misunderstood_words_are_kept_for_the_person() -> None:
     events = await ActionFallback().run(CollectingDispatcher(), make_tracker("mijn zoon heeft problemen op school", "nlu_fallback"), {})
     assert _slots(events)["concern_text"] == [{"text": "mijn zoon heeft problemen op school", "lang": "en"}]
+
+
+@pytest.mark.parametrize("typed, code", [("العربية", "ar"), ("English", "en"), ("arabisch", "ar"), ("ትግርኛ", "ti"), ("Türkçe", "tr")])
+async def test_a_typed_language_name_chooses_that_language(typed, code) -> None:
+    t = make_tracker(typed, "change_language", slots={"language": "nl", "language_name": "Nederlands"},
+                     language={"code": "nl", "confidence": 0.4})
+    assert _slots(await ActionSetLanguage().run(CollectingDispatcher(), t, {}))["language"] == code
+
+
+async def test_a_sentence_mentioning_a_language_is_not_a_choice() -> None:
+    t = make_tracker("mijn kind spreekt geen Arabisch meer thuis", "topic_multilingual",
+                     slots={"language": "nl", "language_name": "Nederlands"}, language={"code": "nl", "confidence": 0.99})
+    assert _slots(await ActionSetLanguage().run(CollectingDispatcher(), t, {})) == {}
