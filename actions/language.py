@@ -68,6 +68,36 @@ class ActionSetLanguage(Action):
         return events
 
 
+def language_menu_buttons() -> list[dict[str, str]]:
+    """One button per supported language, titled in its own name and script."""
+    s = store()
+    return [
+        {"title": s.packs[c].meta.name, "payload": f'/inform{{"language_choice":"{c}"}}'}
+        for c in s.registry.supported
+    ]
+
+
+class ActionAskLanguageOk(Action):
+    """The welcome: asks to confirm the language — or, when the parent wrote in a language
+    we do not support yet (fastText knows ckb, kmr, fr, uk, ru...), shows the language menu
+    in the default language (English) straight away.
+    """
+
+    def name(self) -> str:
+        return "action_ask_language_ok"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        detected = (tracker.latest_message or {}).get("language") or {}
+        code, confidence = detected.get("code"), float(detected.get("confidence") or 0.0)
+        if code not in store().registry.supported and code not in (None, "und") and confidence >= 0.5:
+            dispatcher.utter_message(response="utter_ask_language_choice", buttons=language_menu_buttons())
+            return []
+        dispatcher.utter_message(response="utter_ask_language_ok")
+        return []
+
+
 class ActionLanguageMenu(Action):
     """Shows every supported language in its own name and script."""
 
@@ -77,12 +107,7 @@ class ActionLanguageMenu(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        s = store()
-        buttons = [
-            {"title": s.packs[c].meta.name, "payload": f'/inform{{"language_choice":"{c}"}}'}
-            for c in s.registry.supported
-        ]
-        dispatcher.utter_message(response="utter_ask_language_choice", buttons=buttons)
+        dispatcher.utter_message(response="utter_ask_language_choice", buttons=language_menu_buttons())
         return [SlotSet("offered_person", False)]
 
 

@@ -119,6 +119,7 @@ def bench_lid() -> tuple[float, int]:
 def bench_baseline(tmp: Path, n: int) -> tuple[list[float], float, float]:
     """Latency and RSS of a bare `rasa init` project (its own model, REST channel)."""
     proj = tmp / "baseline"
+    proj.mkdir()  # `rasa init --init-dir` needs the folder to exist
     env = rasa_env()
     t0 = time.monotonic()
     subprocess.run([rasa_bin(), "init", "--no-prompt", "--init-dir", str(proj)], cwd=tmp, env=env, check=True,
@@ -146,6 +147,13 @@ def main() -> int:
     ap.add_argument("--skip-baseline", action="store_true")
     args = ap.parse_args()
     rows: list[tuple[str, str]] = []
+
+    class Rows(list):  # print each figure as soon as it is measured
+        def append(self, row: tuple[str, str]) -> None:
+            print(f"  {row[0]}: {row[1]}", flush=True)
+            super().append(row)
+
+    rows = Rows()
     with tempfile.TemporaryDirectory(prefix="wegwijs-bench-") as d:
         tmp = Path(d)
         if not args.skip_train:

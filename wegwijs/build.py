@@ -159,7 +159,7 @@ STEPS: tuple[Step, ...] = (
     Step("lid", _lid),
     Step("content", _content),
     Step("database", _database),
-    Step("rasa", lambda force: None if train_rasa(force) else None),
+    Step("rasa", lambda force: train_rasa(force) and None),
 )
 
 

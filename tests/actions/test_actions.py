@@ -218,3 +218,19 @@ async def test_a_sentence_mentioning_a_language_is_not_a_choice() -> None:
     t = make_tracker("mijn kind spreekt geen Arabisch meer thuis", "topic_multilingual",
                      slots={"language": "nl", "language_name": "Nederlands"}, language={"code": "nl", "confidence": 0.99})
     assert _slots(await ActionSetLanguage().run(CollectingDispatcher(), t, {})) == {}
+
+
+async def test_welcome_asks_to_confirm_a_supported_language() -> None:
+    from actions.language import ActionAskLanguageOk
+
+    d = CollectingDispatcher()
+    await ActionAskLanguageOk().run(d, make_tracker("مرحبا", "greet", language={"code": "ar", "confidence": 0.99}), {})
+    assert _keys(d) == ["utter_ask_language_ok"]
+
+
+async def test_an_unsupported_language_gets_the_language_menu() -> None:
+    from actions.language import ActionAskLanguageOk
+
+    d = CollectingDispatcher()
+    await ActionAskLanguageOk().run(d, make_tracker("привет как дела", "greet", language={"code": "ru", "confidence": 0.97}), {})
+    assert _keys(d) == ["utter_ask_language_choice"] and len(d.messages[0]["buttons"]) == len(store().registry.supported)
