@@ -26,69 +26,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import re
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import yaml
 
+from wegwijs.text import is_arabic_script, normalise  # noqa: F401  (re-exported: one normaliser)
+
 logger = logging.getLogger(__name__)
 
 #: Name of the keyword file in each language folder.
 SAFETY_FILE = "safety.yml"
-
-# Arabic-script letter variants unified after diacritics are stripped (NFD already turns
-# أ إ آ ؤ ئ into bare letters + hamza/madda marks, which are removed as marks).
-_ARABIC_UNIFY = str.maketrans(
-    {
-        "\u0671": "\u0627",  # ٱ alef wasla → ا
-        "\u0649": "\u064a",  # ى alef maksura → ي
-        "\u06cc": "\u064a",  # ی Farsi yeh → ي
-        "\u06d2": "\u064a",  # ے yeh barree → ي
-        "\u0629": "\u0647",  # ة taa marbuta → ه
-        "\u06c0": "\u0647",  # ۀ heh with yeh → ه
-        "\u06d5": "\u0647",  # ە ae (Sorani) → ه
-        "\u06a9": "\u0643",  # ک keheh → ك
-        "\u0131": "i",  # Turkish dotless ı → i (İ becomes i through NFD + mark removal)
-        # Arabic-Indic and Persian digits → ASCII
-        **{chr(0x0660 + d): str(d) for d in range(10)},
-        **{chr(0x06F0 + d): str(d) for d in range(10)},
-    }
-)
-# Tatweel, zero-width characters, bidi isolates/marks, BOM: removed.
-_INVISIBLE = re.compile("[\u0640\u00ad\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]")
-_ARABIC_LETTER = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff\ufb50-\ufdff\ufe70-\ufeff]")
-
-
-def normalise(text: str) -> str:
-    """Normalises text (or a keyword) for matching.
-
-    Steps: NFKC; case fold; NFD and removal of combining marks (Latin accents, Arabic
-    harakat, hamza/madda marks); Arabic-script letter unification (ى ی → ي, ة → ه,
-    ک → ك, ٱ → ا) and Arabic-Indic digits → ASCII; invisible characters removed;
-    everything that is not a letter or digit becomes a space; spaces collapsed.
-
-    Args:
-        text: any text.
-
-    Returns:
-        The normalised text, words separated by single spaces.
-    """
-    text = unicodedata.normalize("NFKC", text).casefold()
-    text = unicodedata.normalize("NFD", text)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch) and unicodedata.category(ch) != "Mn")
-    text = unicodedata.normalize("NFC", text).translate(_ARABIC_UNIFY)
-    text = _INVISIBLE.sub("", text)
-    text = "".join(ch if ch.isalnum() else " " for ch in text)
-    return " ".join(text.split())
-
-
-def is_arabic_script(text: str) -> bool:
-    """Whether ``text`` contains Arabic-script letters (matched anywhere, not at word starts)."""
-    return bool(_ARABIC_LETTER.search(text))
-
 
 @dataclass(frozen=True)
 class Keyword:
