@@ -29,6 +29,17 @@ def latest_intent(tracker: Tracker) -> str | None:
     return (tracker.latest_message or {}).get("intent", {}).get("name")
 
 
+def latest_confidence(tracker: Tracker) -> float:
+    """Confidence (0..1) of the intent of the latest user message."""
+    return float((tracker.latest_message or {}).get("intent", {}).get("confidence") or 0.0)
+
+
+def words_for(tracker: Tracker) -> Any:
+    """The intake word lists (:class:`wegwijs.intake.extract.Words`) of the conversation
+    language plus Dutch and English."""
+    return store().words(tracker.get_slot("language"))
+
+
 def latest_entity(tracker: Tracker, entity: str) -> Any:
     """Value of ``entity`` in the latest user message (button payloads carry entities)."""
     for e in (tracker.latest_message or {}).get("entities", []) or []:

@@ -10,9 +10,10 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import in_thread, is_payload, latest_entity, latest_intent, pack_for, remember_concern, store, typed_button
+from actions.common import in_thread, is_payload, latest_intent, pack_for, remember_concern, words_for
+from actions.intake import MAX_ASKS, AskAction, asked_count, interruption_events
 from wegwijs import handoff
-from wegwijs.intake.answers import answer_words, match_answer
+from wegwijs.intake.extract import answer_for, extract
 
 logger = logging.getLogger(__name__)
 
@@ -21,28 +22,22 @@ CONTACT_SLOTS = (
     "person_type", "handoff_consent", "contact_channel", "contact_times",
     "contact_gender", "contact_setting", "interpreter",
 )
-
-
-def _choice(tracker: Tracker, slot: str, value: Any, allowed: tuple[str, ...], skipped: str) -> Any:
-    """A button value (pressed, or typed in any language), "skipped"/"any" on no, else the parent's own words."""
-    entity = latest_entity(tracker, slot)
-    if entity in allowed:
-        return entity
-    if value in allowed:
-        return value
-    if is_payload(str(value or "")):
-        return skipped
-    if allowed:
-        typed = match_answer(str(value or ""), answer_words(store().packs.values(), slot))
-        if typed in allowed:
-            return typed
-    if latest_intent(tracker) == "deny":
-        return skipped
-    return str(value or "").strip()[:200] or skipped
+#: typed answers to the open contact question: slot → values the answer may mean
+TYPED_VALUES = {
+    "person_type": PERSON_TYPES,
+    "contact_channel": ("whatsapp", "phone", "visit"),
+    "contact_gender": ("woman", "man", "any"),
+    "contact_setting": ("individual", "group", "any"),
+}
 
 
 class ValidateContactForm(FormValidationAction):
-    """Validates the contact questions; asks for storage consent when the intake consent was not given."""
+    """The contact questions: typed answers to the open question, nothing asked twice.
+
+    The intake consent counts for the handoff; without it, the parent is asked once
+    whether the request may be stored and passed on (an answer that is neither yes nor
+    no is asked once more, never read as a refusal).
+    """
 
     def name(self) -> str:
         return "validate_contact_form"
@@ -54,65 +49,176 @@ class ValidateContactForm(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[str]:
+        slots = [s for s in domain_slots if not (tracker.get_slot(s) is None and asked_count(tracker, s) >= MAX_ASKS)]
         if tracker.get_slot("consent") == "yes":
-            return [s for s in domain_slots if s != "handoff_consent"]
-        if tracker.get_slot("handoff_consent") is False:
-            # no consent: stop asking, nothing will be stored
-            return domain_slots[: domain_slots.index("handoff_consent") + 1]
-        return domain_slots
+            return [s for s in slots if s != "handoff_consent"]
+        if tracker.get_slot("handoff_consent") is False or (
+            tracker.get_slot("handoff_consent") is None and asked_count(tracker, "handoff_consent") >= MAX_ASKS
+        ):
+            # no consent to pass it on: stop asking, nothing will be stored
+            return []
+        return slots
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        events = await super().run(dispatcher, tracker, domain)
+        answered = any(e.get("event") == "slot" and e.get("name") != "requested_slot" and e.get("value") is not None
+                       for e in events)
+        if latest_intent(tracker) == "request_human":
+            return events  # "I want my klantmanager" answers the person question: go on
+        return events + interruption_events(tracker, "contact_form", answered)
+
+    def _typed(self, tracker: Tracker, slot: str) -> dict[str, Any]:
+        if tracker.get_slot("requested_slot") != slot:
+            return {}
+        text = (tracker.latest_message or {}).get("text") or ""
+        if is_payload(text) or latest_intent(tracker) == "deny":
+            return {}
+        value = answer_for(text, words_for(tracker), slot, TYPED_VALUES[slot])
+        return {slot: value} if value else {}
+
+    async def extract_person_type(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        """A typed answer to "klantmanager or sleutelpersoon?" (also "either")."""
+        return self._typed(tracker, "person_type")
+
+    async def extract_contact_channel(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        """A typed answer to "how would you like to be contacted?"."""
+        return self._typed(tracker, "contact_channel")
+
+    async def extract_contact_gender(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        """A typed answer to "a woman or a man?" (also "no preference")."""
+        return self._typed(tracker, "contact_gender")
+
+    async def extract_contact_setting(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        """A typed answer to "alone or in a group?"."""
+        return self._typed(tracker, "contact_setting")
+
+    async def extract_contact_times(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        """An answer to "when does it suit you?" that no time word covers, kept in the parent's words."""
+        if tracker.get_slot("requested_slot") != "contact_times" or latest_intent(tracker) not in ("inform", "nlu_fallback"):
+            return {}
+        text = ((tracker.latest_message or {}).get("text") or "").strip()
+        if not text or is_payload(text) or any(e.get("entity") == "contact_times" for e in (tracker.latest_message or {}).get("entities", [])):
+            return {}
+        times = extract(text, words_for(tracker), open_question="contact_times").contact_times
+        if times:
+            return {"contact_times": {"nl": times.nl, "text": times.text}}
+        if len(text.split()) > 12:
+            return {}
+        return {"contact_times": {"nl": None, "text": text[:200]}}
+
+    async def extract_handoff_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        """A typed yes/no to "may I pass this on?"."""
+        if tracker.get_slot("requested_slot") != "handoff_consent" or latest_intent(tracker) in ("affirm", "deny"):
+            return {}
+        text = (tracker.latest_message or {}).get("text") or ""
+        if is_payload(text):
+            return {}
+        value = answer_for(text, words_for(tracker), "consent", ("yes", "no"))
+        return {"handoff_consent": value == "yes"} if value else {}
 
     async def validate_person_type(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        value = latest_entity(tracker, "person_type") or slot_value
-        if value in PERSON_TYPES:
-            return {"person_type": value}
-        typed = match_answer(str(value or ""), answer_words(store().packs.values(), "person_type"))
-        if typed in PERSON_TYPES:
-            return {"person_type": typed}
-        text = str(value or "").lower()
-        for kind in ("klantmanager", "sleutelpersoon"):
-            if kind in text:
-                return {"person_type": kind}
-        return {"person_type": "either"}
+        return {"person_type": slot_value if slot_value in PERSON_TYPES else None}
 
     async def validate_handoff_consent(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        if latest_intent(tracker) == "affirm" or typed_button(tracker, "utter_ask_handoff_consent") == "/affirm":
+        if slot_value is True:
             return {"handoff_consent": True, "consent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        return {"handoff_consent": False}
+        if slot_value is False:
+            return {"handoff_consent": False}
+        return {"handoff_consent": None}
 
     async def validate_contact_channel(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return {"contact_channel": _choice(tracker, "contact_channel", slot_value, ("whatsapp", "phone", "visit"), "skipped")}
+        return {"contact_channel": slot_value if slot_value in ("whatsapp", "phone", "visit", "skipped") else None}
 
     async def validate_contact_times(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return {"contact_times": _choice(tracker, "contact_times", slot_value, (), "skipped")}
+        if slot_value == "skipped" or (isinstance(slot_value, dict) and (slot_value.get("nl") or slot_value.get("text"))):
+            return {"contact_times": slot_value}
+        return {"contact_times": None}
 
     async def validate_contact_gender(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return {"contact_gender": _choice(tracker, "contact_gender", slot_value, ("woman", "man", "any"), "any")}
+        return {"contact_gender": slot_value if slot_value in ("woman", "man", "any") else None}
 
     async def validate_contact_setting(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return {"contact_setting": _choice(tracker, "contact_setting", slot_value, ("individual", "group", "any"), "any")}
+        return {"contact_setting": slot_value if slot_value in ("individual", "group", "any") else None}
 
     async def validate_interpreter(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        intent = latest_intent(tracker)
-        typed = typed_button(tracker, "utter_ask_interpreter")
-        if typed == "/affirm" or (intent == "affirm" and typed is None):
-            return {"interpreter": True}
-        if typed == "/deny" or intent == "deny":
-            return {"interpreter": False}
-        return {"interpreter": "skipped"}
+        return {"interpreter": slot_value if isinstance(slot_value, bool) else None}
+
+
+class ActionAskPersonType(AskAction):
+    """Klantmanager or sleutelpersoon."""
+
+    slot, response = "person_type", "utter_ask_person_type"
+
+    def name(self) -> str:
+        return "action_ask_person_type"
+
+
+class ActionAskHandoffConsent(AskAction):
+    """May the request be stored and passed on (only without the intake consent)."""
+
+    slot, response = "handoff_consent", "utter_ask_handoff_consent"
+
+    def name(self) -> str:
+        return "action_ask_handoff_consent"
+
+
+class ActionAskContactChannel(AskAction):
+    """WhatsApp, phone or a visit."""
+
+    slot, response = "contact_channel", "utter_ask_contact_channel"
+
+    def name(self) -> str:
+        return "action_ask_contact_channel"
+
+
+class ActionAskContactTimes(AskAction):
+    """When it suits the parent."""
+
+    slot, response = "contact_times", "utter_ask_contact_times"
+
+    def name(self) -> str:
+        return "action_ask_contact_times"
+
+
+class ActionAskContactGender(AskAction):
+    """A woman or a man."""
+
+    slot, response = "contact_gender", "utter_ask_contact_gender"
+
+    def name(self) -> str:
+        return "action_ask_contact_gender"
+
+
+class ActionAskContactSetting(AskAction):
+    """Alone or in a group."""
+
+    slot, response = "contact_setting", "utter_ask_contact_setting"
+
+    def name(self) -> str:
+        return "action_ask_contact_setting"
+
+
+class ActionAskInterpreter(AskAction):
+    """An interpreter for the conversation."""
+
+    slot, response = "interpreter", "utter_ask_interpreter"
+
+    def name(self) -> str:
+        return "action_ask_interpreter"
 
 
 class ActionCreateReferral(Action):
@@ -146,23 +252,25 @@ class ActionCreateReferral(Action):
         return [SlotSet("referral_reference", out.reference), SlotSet("offered_person", False), *reset]
 
 
-class ActionUrgentHelp(Action):
-    """Safety net: emergency numbers at once, then an urgent referral (BRIEF section 4).
+class ActionUrgentReferral(Action):
+    """The urgent warme overdracht after the emergency numbers (BRIEF section 4, R14).
 
-    The urgent referral is stored even without the intake consent: a signal of danger
-    to a child or parent must reach a human (BRIEF R14); the privacy text says so.
+    The numbers were already sent by a static response (``utter_urgent_<category>``,
+    chosen by ``SafetyFirstPolicy``), so this action only stores the urgent referral and
+    says a person was alerted. It is stored even without the intake consent: a signal of
+    danger must reach a human; the privacy text says so. One urgent referral per
+    conversation and category.
     """
 
     def name(self) -> str:
-        return "action_urgent_help"
+        return "action_urgent_referral"
 
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        dispatcher.utter_message(response="utter_urgent_help")
         msg = tracker.latest_message or {}
         safety = msg.get("safety") or {}
-        reason = safety.get("category") or "urgent_help"
+        reason = safety.get("category") or tracker.get_slot("urgent_category") or "urgent_help"
         slots = dict(tracker.current_slot_values())
         slots["concern_text"] = remember_concern(tracker)
         data = handoff.referral_from_slots(tracker.sender_id, slots, urgent_reason=reason)

@@ -1,90 +1,228 @@
-"""The intake: welcome, consent, children's ages, gemeente; then tips or the topic menu."""
+"""The intake: welcome, consent, children's ages, gemeente; then tips or the topic menu.
+
+Facts come from entities (``bot/components/entities.py``) through global slot mappings;
+the validation action here only (a) reads typed answers to the open question that no
+entity covers ("ik ga akkoord"), (b) keeps every fact and then hands the turn to the
+interruption rules when the message is something else (a topic, a fear, a question out
+of scope), and (c) stops asking a question after two tries (every question can be skipped).
+"""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import ActionExecutionRejected, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import is_payload, latest_intent, pack_for, remember_concern, store, topic_of_intent, typed_button
-from wegwijs.intake.parsing import parse_ages
+from actions.common import (
+    is_payload,
+    latest_confidence,
+    latest_intent,
+    pack_for,
+    remember_concern,
+    store,
+    topic_of_intent,
+    words_for,
+)
+from wegwijs.intake.extract import answer_for
 from wegwijs.tips import select_tips
 
-#: After this many answers we could not read, the ages question is skipped (never nag).
-MAX_AGES_ATTEMPTS = 2
+#: Times a question is asked before the form moves on without it.
+MAX_ASKS = 2
+#: Intents that are never an answer to an intake question: the form keeps the facts of
+#: the message, then lets the interruption rules answer it.
+INTERRUPTIONS = ("out_of_scope", "thanks", "bot_challenge", "request_human", "change_language",
+                 "delete_my_data", "goodbye")
+#: Below this confidence a topic intent on a message that answered the open question is
+#: not treated as an interruption ("4 en 11" misread as a topic).
+TOPIC_INTERRUPTION_CONFIDENCE = 0.6
+#: Topics counted as raised from typed text only at this confidence (buttons always count).
+TOPIC_CONFIDENCE = 0.5
 
 
-def _topic_events(tracker: Tracker) -> dict[str, Any]:
-    """Slots that remember a topic raised by the latest message, if any."""
-    topic = topic_of_intent(latest_intent(tracker))
-    if not topic:
-        return {}
-    topics = list(tracker.get_slot("topics") or [])
-    if topic not in topics:
-        topics.append(topic)
-    return {"topic": topic, "topics": topics, "concern_text": remember_concern(tracker)}
+def asked_count(tracker: Tracker, slot: str) -> int:
+    """How often the question for ``slot`` was asked in this conversation."""
+    return int((tracker.get_slot("asked") or {}).get(slot, 0))
+
+
+def answered_since_user(tracker: Tracker, form: str) -> bool:
+    """True when another action (a rule's answer) ran since the latest user message.
+
+    Rasa runs the validation action on a copy of the tracker that ends with the form's
+    own ``ActionExecuted``, so ``latest_action_name`` is always the form; the actions
+    since the user message tell whether this is the form's first run on it.
+    """
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            return False
+        if event.get("event") == "action" and event.get("name") not in (form, "action_listen", None):
+            return True
+    return False
+
+
+def interruption_events(tracker: Tracker, form: str, answered: bool) -> list[dict[str, Any]]:
+    """``[ActionExecutionRejected(form)]`` when the latest message is not (only) an answer."""
+    if answered_since_user(tracker, form):
+        return []  # the form asks again after an interruption was answered: nothing to reject
+    intent = latest_intent(tracker)
+    if intent in INTERRUPTIONS:
+        return [ActionExecutionRejected(form)]
+    if topic_of_intent(intent) and (not answered or latest_confidence(tracker) >= TOPIC_INTERRUPTION_CONFIDENCE):
+        return [ActionExecutionRejected(form)]
+    return []
 
 
 class ValidateIntakeForm(FormValidationAction):
-    """Validates the intake answers; every question can be skipped."""
+    """Validates the intake answers; every question can be skipped, none is asked twice."""
 
     def name(self) -> str:
         return "validate_intake_form"
 
+    async def required_slots(
+        self,
+        domain_slots: list[str],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: dict[str, Any],
+    ) -> list[str]:
+        slots = []
+        for slot in domain_slots:
+            if tracker.get_slot(slot) is None and asked_count(tracker, slot) >= MAX_ASKS:
+                continue  # asked twice without an answer: leave it ("niet gezegd")
+            if slot == "children_ages" and tracker.get_slot("pregnant") and asked_count(tracker, slot) >= 1:
+                continue  # "I am pregnant" answered the ages question
+            slots.append(slot)
+        return slots
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        events = await super().run(dispatcher, tracker, domain)
+        answered = any(e.get("event") == "slot" and e.get("name") != "requested_slot" and e.get("value") is not None
+                       for e in events)
+        return events + interruption_events(tracker, "intake_form", answered)
+
+    async def extract_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
+        """A typed yes/no to the privacy question ("ik ga akkoord", "موافقة")."""
+        if tracker.get_slot("requested_slot") != "consent" or latest_intent(tracker) in ("affirm", "deny"):
+            return {}
+        text = (tracker.latest_message or {}).get("text") or ""
+        if is_payload(text):
+            return {}
+        value = answer_for(text, words_for(tracker), "consent", ("yes", "no"))
+        return {"consent": value} if value else {}
+
     async def validate_language_ok(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        return {"language_ok": True, **_topic_events(tracker)}
+        return {"language_ok": True}
 
     async def validate_consent(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        typed = typed_button(tracker, "utter_ask_consent")
-        if slot_value == "yes" and typed != "/deny" or typed == "/affirm":
+        if slot_value == "yes":
             dispatcher.utter_message(response="utter_consent_yes")
             return {"consent": "yes", "consent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        dispatcher.utter_message(response="utter_consent_no")
-        return {"consent": "no", **_topic_events(tracker)}
+        if slot_value == "no":
+            dispatcher.utter_message(response="utter_consent_no")
+            return {"consent": "no", "consent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        return {"consent": None}  # never read anything else as a refusal
 
     async def validate_children_ages(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
         if isinstance(slot_value, list):
-            return {"children_ages": slot_value}
-        if latest_intent(tracker) == "deny":
-            return {"children_ages": [], "ages_attempts": 0.0}
-        s = store()
-        lang = tracker.get_slot("language")
-        answer = parse_ages(str(slot_value or ""), s.number_words(lang), s.months_words(lang), s.pregnancy_words(lang),
-                             s.number_connectors(lang))
-        if answer.understood:
-            return {"children_ages": answer.ages, "pregnant": answer.pregnant, "ages_attempts": 0.0, **_topic_events(tracker)}
-        attempts = (tracker.get_slot("ages_attempts") or 0) + 1
-        if attempts >= MAX_AGES_ATTEMPTS:
-            return {"children_ages": [], "ages_attempts": 0.0, **_topic_events(tracker)}
-        dispatcher.utter_message(response="utter_ages_not_understood")
-        return {"children_ages": None, "ages_attempts": float(attempts), **_topic_events(tracker)}
+            ages = [int(a) for a in slot_value if isinstance(a, (int, float)) and 0 <= a <= 17]
+            return {"children_ages": ages}
+        return {"children_ages": None}
 
     async def validate_municipality(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        text = str(slot_value or "").strip()
-        topic = _topic_events(tracker)
-        if latest_intent(tracker) == "deny" or is_payload(text) or not text:
-            return {"municipality": "skipped"}
-        found = store().municipalities.find(text)
-        if found:
-            return {"municipality": found, **topic}
-        if topic:  # a question about a topic, not a place: don't nag, go on
-            return {"municipality": "skipped", **topic}
-        return {"municipality": text[:80]}
+        if isinstance(slot_value, str) and slot_value and not is_payload(slot_value):
+            return {"municipality": slot_value}
+        return {"municipality": None}
+
+
+class AskAction(Action, ABC):
+    """Asks one form question and counts how often it was asked (base of ``action_ask_<slot>``).
+
+    Abstract (rasa-sdk registers only concrete actions); subclasses set ``slot`` and
+    ``response`` and name themselves ``action_ask_<slot>``.
+    """
+
+    slot = ""
+    response = ""
+
+    @abstractmethod
+    def name(self) -> str:
+        """``action_ask_<slot>``."""
+
+    def response_for(self, tracker: Tracker, count: int) -> str:
+        """The response key to send the ``count``-th time (0-based)."""
+        return self.response
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        asked = dict(tracker.get_slot("asked") or {})
+        count = int(asked.get(self.slot, 0))
+        dispatcher.utter_message(response=self.response_for(tracker, count))
+        asked[self.slot] = count + 1
+        return [SlotSet("asked", asked)]
+
+
+class ActionAskConsent(AskAction):
+    """The privacy message; the second time a short, plain yes/no question."""
+
+    slot, response = "consent", "utter_ask_consent"
+
+    def name(self) -> str:
+        return "action_ask_consent"
+
+    def response_for(self, tracker: Tracker, count: int) -> str:
+        return "utter_ask_consent" if count == 0 else "utter_ask_consent_plain"
+
+
+class ActionAskChildrenAges(AskAction):
+    """How old are your children (skippable)."""
+
+    slot, response = "children_ages", "utter_ask_children_ages"
+
+    def name(self) -> str:
+        return "action_ask_children_ages"
+
+
+class ActionAskMunicipality(AskAction):
+    """Which gemeente (skippable)."""
+
+    slot, response = "municipality", "utter_ask_municipality"
+
+    def name(self) -> str:
+        return "action_ask_municipality"
+
+
+def _topic_events(tracker: Tracker, *, from_button: bool | None = None) -> dict[str, Any]:
+    """Slots that remember a topic raised by the latest message, if any.
+
+    The topic waits in ``topic`` for its tips; it enters ``topics`` (the referral's list)
+    when the parent chose it with a button or the classifier was confident.
+    """
+    intent = latest_intent(tracker)
+    topic = topic_of_intent(intent)
+    if not topic:
+        return {}
+    text = (tracker.latest_message or {}).get("text") or ""
+    button = is_payload(text) if from_button is None else from_button
+    topics = list(tracker.get_slot("topics") or [])
+    if (button or latest_confidence(tracker) >= TOPIC_CONFIDENCE) and topic not in topics:
+        topics.append(topic)
+    return {"topic": topic, "topics": topics, "concern_text": remember_concern(tracker)}
 
 
 class ActionRememberTopic(Action):
-    """Remembers the topic of a ``topic_*`` intent and the parent's own words."""
+    """Remembers the topic of a ``topic_*`` intent; during a form, says the tips follow."""
 
     def name(self) -> str:
         return "action_remember_topic"
@@ -92,23 +230,69 @@ class ActionRememberTopic(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        events = [SlotSet(k, v) for k, v in _topic_events(tracker).items()]
-        return events + [SlotSet("offered_person", False)]
+        found = _topic_events(tracker)
+        topic = found.get("topic")
+        loop = (tracker.active_loop or {}).get("name")
+        if topic == "child_removal_fear":
+            dispatcher.utter_message(response="utter_reassure_child_removal")
+        elif topic and loop:
+            dispatcher.utter_message(response="utter_topic_noted", topic_title=pack_for(tracker).topics.get(topic, topic))
+        return [SlotSet(k, v) for k, v in found.items()] + [SlotSet("offered_person", False)]
 
 
-def topic_menu(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
-    """Send the topic menu: the text plus one button per topic (WhatsApp: a list ≤ 10 rows)."""
+class ActionNoteOutOfScope(Action):
+    """Says kindly what Wegwijs cannot do, and keeps the question for the klantmanager."""
+
+    def name(self) -> str:
+        return "action_note_out_of_scope"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        text = (tracker.latest_message or {}).get("text") or ""
+        questions = list(tracker.get_slot("out_of_scope_questions") or [])
+        if text and not is_payload(text) and all(q.get("text") != text for q in questions):
+            questions.append({"text": text[:500], "lang": tracker.get_slot("language") or "und"})
+        dispatcher.utter_message(response="utter_out_of_scope_noted")
+        return [SlotSet("out_of_scope_questions", questions[-5:])]
+
+
+class ActionNotUnderstood(Action):
+    """An answer inside a form we could not read: say so; the second time in a row, offer a person."""
+
+    def name(self) -> str:
+        return "action_not_understood"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        from actions.fallback import OFFER_HUMAN_AFTER
+
+        count = int(tracker.get_slot("fallback_count") or 0) + 1
+        concern = SlotSet("concern_text", remember_concern(tracker))
+        if count >= OFFER_HUMAN_AFTER:
+            dispatcher.utter_message(response="utter_offer_human_after_fallback")
+            return [SlotSet("fallback_count", 0.0), SlotSet("offered_person", True), concern]
+        dispatcher.utter_message(response="utter_answer_not_understood")
+        return [SlotSet("fallback_count", float(count)), concern]
+
+
+def topic_menu(dispatcher: CollectingDispatcher, tracker: Tracker, page: int = 1) -> None:
+    """Send the topic menu: 9 topics and "more topics", or the other 8 (WhatsApp lists: ≤ 10 rows)."""
     s = store()
     pack = pack_for(tracker)
-    buttons = [
-        {"title": pack.topics[t], "payload": f"/topic_{t}"}
-        for t in s.registry.topics[: s.registry.menu_size]
-    ]
-    dispatcher.utter_message(response="utter_topic_menu", buttons=buttons)
+    first = s.registry.menu_size - 1
+    if page == 1:
+        buttons = [{"title": pack.topics[t], "payload": f"/topic_{t}"} for t in s.registry.topics[:first]]
+        buttons.append({"title": pack.label("menu", "more_topics"), "payload": '/inform{"menu_page":"2"}'})
+        dispatcher.utter_message(response="utter_topic_menu", buttons=buttons)
+    else:
+        buttons = [{"title": pack.topics[t], "payload": f"/topic_{t}"} for t in s.registry.topics[first:]]
+        dispatcher.utter_message(response="utter_more_topics", buttons=buttons)
 
 
 class ActionTopicMenu(Action):
-    """Shows the topic menu."""
+    """Shows the topic menu (page 2 when "more topics" was chosen)."""
 
     def name(self) -> str:
         return "action_topic_menu"
@@ -116,12 +300,19 @@ class ActionTopicMenu(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        topic_menu(dispatcher, tracker)
+        from actions.common import latest_entity
+
+        page = 2 if str(latest_entity(tracker, "menu_page") or "") == "2" else 1
+        topic_menu(dispatcher, tracker, page)
         return [SlotSet("offered_person", False)]
 
 
 class ActionAfterIntake(Action):
-    """After the intake: tips for the chosen topic and the children's ages, then the offer of a person; else the menu."""
+    """After the intake: tips for the waiting topic and the children's ages, then the offer of a person; else the menu.
+
+    A tips block (topic and age group) is never sent twice in a conversation; when all
+    fitting blocks were sent, the parent is offered a person instead.
+    """
 
     def name(self) -> str:
         return "action_after_intake"
@@ -136,15 +327,25 @@ class ActionAfterIntake(Action):
         s = store()
         pack = pack_for(tracker)
         title = pack.topics.get(topic, topic)
-        selection = select_tips(
-            pack, topic, tracker.get_slot("children_ages") or [], bool(tracker.get_slot("pregnant")), s.registry
-        )
+        ages = tracker.get_slot("children_ages") or []
+        selection = select_tips(pack, topic, ages, bool(tracker.get_slot("pregnant")), s.registry,
+                                text=(tracker.latest_message or {}).get("text") or "",
+                                words=words_for(tracker))
+        given = list(tracker.get_slot("tips_given") or [])
+        fresh = [(g, t) for g, t in selection if f"{topic}/{g}" not in given]
+        topics = list(tracker.get_slot("topics") or [])
         if not selection:
             dispatcher.utter_message(response="utter_tips_coming", topic_title=title)
-        for group, tips in selection:
+        elif not fresh:
+            dispatcher.utter_message(response="utter_tips_already_given", topic_title=title)
+        for group, tips in fresh:
             dispatcher.utter_message(
                 response="utter_tips_intro", topic_title=title, age_label=pack.label("age_group", group)
             )
             dispatcher.utter_message(text="\n".join(f"• {t}" for t in tips))
+            given.append(f"{topic}/{group}")
+        if fresh and topic not in topics:
+            topics.append(topic)  # the parent raised it and got tips on it
         dispatcher.utter_message(response="utter_ask_want_person")
-        return [SlotSet("topic", None), SlotSet("offered_person", True), SlotSet("intake_done", True)]
+        return [SlotSet("topic", None), SlotSet("topics", topics), SlotSet("tips_given", given),
+                SlotSet("offered_person", True), SlotSet("intake_done", True)]

@@ -52,7 +52,7 @@ class ActionSetLanguage(Action):
             detected=detected.get("code"),
             confidence=float(detected.get("confidence") or 0.0),
             text=text,
-            choice=latest_entity(tracker, "language_choice") or typed_language_name(text, s),
+            choice=latest_entity(tracker, "language_choice"),
             supported=s.registry.supported,
             default=s.registry.reference,
             scripts={c: script_of(p.meta.name) or "" for c, p in s.packs.items()},
@@ -63,8 +63,12 @@ class ActionSetLanguage(Action):
         name = s.pack(new).meta.name
         if tracker.get_slot("language_name") != name:
             events.append(SlotSet("language_name", name))
-        if latest_intent(tracker) != "nlu_fallback" and (tracker.get_slot("fallback_count") or 0) > 0:
+        intent = latest_intent(tracker)
+        understood = bool(msg.get("entities")) or intent not in ("nlu_fallback", "inform")
+        if understood and (tracker.get_slot("fallback_count") or 0) > 0:
             events.append(SlotSet("fallback_count", 0.0))
+        if tracker.get_slot("delete_pending") and intent not in ("affirm", "deny"):
+            events.append(SlotSet("delete_pending", False))  # the delete question was not answered
         return events
 
 
@@ -77,10 +81,38 @@ def language_menu_buttons() -> list[dict[str, str]]:
     ]
 
 
+#: Languages offered for a message too short to tell, by its script (BRIEF §3, issue 6).
+SCRIPT_CHOICES = {
+    "ETHIOPIC": ["ti", "am"],
+    "ARABIC": ["ar", "fa", "prs", "ps"],
+    "LATIN": ["nl", "en", "tr", "so"],
+}
+#: Languages the detector cannot tell apart reliably: offered together.
+CONFUSABLE = {"fa": ["fa", "prs"], "prs": ["prs", "fa"]}
+#: A first message with at most this many words is "too short to tell".
+SHORT_MESSAGE_WORDS = 2
+
+
+def language_buttons(codes: list[str], with_other: bool = True) -> list[dict[str, str]]:
+    """Buttons choosing each language in ``codes`` (own name), plus "other language"."""
+    s = store()
+    seen = [c for c in dict.fromkeys(codes) if c in s.packs]
+    buttons = [{"title": s.packs[c].meta.name, "payload": f'/inform{{"language_choice":"{c}"}}'} for c in seen]
+    if with_other:
+        ref = s.pack(None)
+        buttons.append({"title": ref.label("menu", "other_language"), "payload": "/change_language"})
+    return buttons
+
+
 class ActionAskLanguageOk(Action):
-    """The welcome: asks to confirm the language — or, when the parent wrote in a language
-    we do not support yet (fastText knows ckb, kmr, fr, uk, ru...), shows the language menu
-    in the default language (English) straight away.
+    """The welcome and the language check, as a choice of languages (never a yes/no question).
+
+    - a first message too short to tell (≤ 2 words: "salam", "ok", "ሰላም") gets the
+      languages of its script to choose from, never a confident guess;
+    - otherwise the welcome says which language it will write in, with that language,
+      Dutch and English as buttons (Persian and Dari: both, the detector mixes them up);
+    - a language we do not support yet gets the full language menu.
+    The parent may also just go on writing: any answer confirms the language.
     """
 
     def name(self) -> str:
@@ -89,12 +121,28 @@ class ActionAskLanguageOk(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        detected = (tracker.latest_message or {}).get("language") or {}
+        s = store()
+        msg = tracker.latest_message or {}
+        detected = msg.get("language") or {}
         code, confidence = detected.get("code"), float(detected.get("confidence") or 0.0)
-        if code not in store().registry.supported and code not in (None, "und") and confidence >= 0.5:
+        text = msg.get("text") or ""
+        current = tracker.get_slot("language")
+        if tracker.get_slot("language_choice"):
+            dispatcher.utter_message(response="utter_ask_language_ok",
+                                     buttons=language_buttons([current, "nl", "en"]))
+            return []
+        if code not in s.registry.supported and code not in (None, "und") and confidence >= 0.5:
             dispatcher.utter_message(response="utter_ask_language_choice", buttons=language_menu_buttons())
             return []
-        dispatcher.utter_message(response="utter_ask_language_ok")
+        words = len(text.split())
+        if text and not text.startswith("/") and words <= SHORT_MESSAGE_WORDS:
+            script = script_of(text)
+            choices = SCRIPT_CHOICES.get(script or "", [])
+            if choices:
+                dispatcher.utter_message(response="utter_language_choice_short", buttons=language_buttons(choices))
+                return []
+        offer = CONFUSABLE.get(current or "", [current]) + ["nl", "en"]
+        dispatcher.utter_message(response="utter_ask_language_ok", buttons=language_buttons(offer))
         return []
 
 
@@ -121,4 +169,4 @@ class ActionLanguageChanged(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         dispatcher.utter_message(response="utter_language_changed", language_name=pack_for(tracker).meta.name)
-        return [SlotSet("language_ok", True)]
+        return [SlotSet("language_ok", True), SlotSet("language_choice", None)]

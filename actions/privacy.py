@@ -6,13 +6,47 @@ import logging
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import AllSlotsReset, SlotSet
+from rasa_sdk.events import AllSlotsReset, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import in_thread
 from wegwijs import handoff
 
 logger = logging.getLogger(__name__)
+
+
+class ActionAskDelete(Action):
+    """Asks once before deleting, and says what will go (a pending referral too, so a
+    parent who still wants to be contacted can keep it)."""
+
+    def name(self) -> str:
+        return "action_ask_delete"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        reference = tracker.get_slot("referral_reference")
+        if reference:
+            dispatcher.utter_message(response="utter_ask_delete_confirm_referral", reference=reference)
+        else:
+            dispatcher.utter_message(response="utter_ask_delete_confirm")
+        return [SlotSet("delete_pending", True), SlotSet("offered_person", False)]
+
+
+class ActionDeleteCancelled(Action):
+    """"No, keep it": nothing is deleted; an unfinished intake goes on."""
+
+    def name(self) -> str:
+        return "action_delete_cancelled"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        dispatcher.utter_message(response="utter_delete_cancelled")
+        events: list[dict[str, Any]] = [SlotSet("delete_pending", False)]
+        if not tracker.get_slot("intake_done"):
+            events.append(FollowupAction("intake_form"))
+        return events
 
 
 class ActionDeleteMyData(Action):

@@ -35,7 +35,7 @@ def training_data_paths() -> list[str]:
 
 def rasa_inputs() -> list[str]:
     """Everything the Rasa model is trained from (for the staleness hash)."""
-    return ["config.yml", "bot", "languages", "models/lid/lid.bin", *training_data_paths()]
+    return ["config.yml", "bot", "languages", "municipalities", "wegwijs/intake", "models/lid/lid.bin", *training_data_paths()]
 
 
 def rasa_env() -> dict[str, str]:

@@ -23,6 +23,12 @@ FEATURE_CLIS = (
 )
 
 
+#: Commands whose module parses its own arguments (``module.main(argv) -> int``).
+PASS_THROUGH = {
+    "eval-conversations": lambda: importlib.import_module("wegwijs.conversations"),
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Build the top-level parser with every available feature's commands."""
     parser = argparse.ArgumentParser(
@@ -45,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` and run the chosen command; return its exit code."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in PASS_THROUGH:  # commands with their own argument parser
+        return int(PASS_THROUGH[argv[0]]().main(argv[1:]) or 0)
     args = parser.parse_args(argv)
     func = getattr(args, "func", None)
     if func is None:  # pragma: no cover - argparse enforces a command

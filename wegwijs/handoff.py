@@ -27,9 +27,9 @@ def referral_from_slots(
 ) -> ReferralIn:
     """Build the referral input from the tracker's slots.
 
-    Button answers (``whatsapp``, ``woman``, ...) go into their fields; answers the
-    parent typed in their own words for channel, gender or setting are kept, labelled,
-    in ``contact_times`` so the klantmanager still reads them.
+    Only what the parent said: a question that was skipped or never answered stays
+    None (the summary reads "niet gezegd"); contact times are stored normalised into
+    Dutch with the parent's own words beside them.
 
     Args:
         conversation_id: the tracker's sender id.
@@ -41,38 +41,42 @@ def referral_from_slots(
         A validated :class:`ReferralIn`.
     """
     ages = slots.get("children_ages")
-    ages = [a for a in ages if isinstance(a, int)] if isinstance(ages, list) else []
-    own_words: list[str] = []
+    ages = [int(a) for a in ages if isinstance(a, (int, float))] if isinstance(ages, list) else []
     fields: dict[str, Any] = {}
     for slot, allowed in _ALLOWED.items():
         value = slots.get(slot)
         if value in allowed:
             fields[slot] = value
-        elif value not in _NOT_ANSWERED and value not in ("any",):
-            own_words.append(f"{slot.split('_')[1]}: {value}")
     times = slots.get("contact_times")
-    times = None if times in _NOT_ANSWERED else str(times)
-    if own_words:
-        times = "; ".join([*([times] if times else []), *own_words])
+    times_nl = times_text = None
+    if isinstance(times, dict):
+        times_nl = times.get("nl") or None
+        times_text = times.get("text") or None
+    elif isinstance(times, str) and times not in _NOT_ANSWERED:
+        times_text = times
     interpreter = slots.get("interpreter")
     municipality = slots.get("municipality")
     consent_at = slots.get("consent_at")
     person_type = slots.get("person_type")
     topics = list(slots.get("topics") or [])
+    months = slots.get("pregnancy_months")
     return ReferralIn(
         conversation_id=conversation_id,
-        person_type=person_type if person_type in ("klantmanager", "sleutelpersoon") else "either",
+        person_type=person_type if person_type in ("klantmanager", "sleutelpersoon", "either") else "not_said",
         language=slots.get("language") or "und",
         municipality=None if municipality in _NOT_ANSWERED else municipality,
         interpreter_needed=interpreter if isinstance(interpreter, bool) else None,
         children_count=len(ages) if ages else None,
         children_ages=ages,
         pregnant=bool(slots.get("pregnant")),
+        pregnancy_months=int(months) if isinstance(months, (int, float)) and 0 < months <= 10 else None,
         topics=topics,
         concern_text=[c for c in (slots.get("concern_text") or []) if c.get("text")],
+        out_of_scope_questions=[q for q in (slots.get("out_of_scope_questions") or []) if q.get("text")],
         urgency="urgent" if urgent_reason else "normal",
         urgency_reason=urgent_reason,
-        contact_times=times,
+        contact_times=times_nl,
+        contact_times_text=times_text,
         consent_at=datetime.fromisoformat(consent_at) if consent_at else None,
         **fields,
     )

@@ -14,6 +14,8 @@ SWITCH_CONFIDENCE = 0.85
 SWITCH_MIN_WORDS = 3
 #: Minimum confidence for the first message to set the language ("salam" is too unsure).
 FIRST_CONFIDENCE = 0.7
+#: A first message of at most this many words does not set the language (it is asked).
+FIRST_MIN_WORDS = 2
 
 
 def script_of(text: str) -> str | None:
@@ -72,6 +74,8 @@ def choose_language(
     if choice in supported:
         return choice  # type: ignore[return-value]
     if current not in supported:
+        if len(text.split()) <= FIRST_MIN_WORDS and not text.startswith("/"):
+            return default  # "salam", "merci", "ok": too short to tell; the welcome asks
         if detected in supported and confidence >= FIRST_CONFIDENCE:
             return detected  # type: ignore[return-value]
         return default

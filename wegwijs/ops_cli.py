@@ -128,6 +128,9 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--config", default="config.yml", help="Rasa config to evaluate (default config.yml)")
     p.add_argument("--out", help="results folder (default results/nlu-eval)")
     p.set_defaults(func=cmd_nlu_eval)
+    p = subparsers.add_parser("eval-conversations", add_help=False,
+                              help="run tests/conversations/ scenarios against Wegwijs; share of facts met per language")
+    p.set_defaults(func=lambda a: __import__("wegwijs.conversations", fromlist=["main"]).main(a.rest), rest=[])
     p = subparsers.add_parser("serve", help="start the Rasa server and the action server")
     p.add_argument("--port", type=int, default=int(os.environ.get("WEGWIJS_PORT") or 5005),
                    help="Rasa server port (default: $WEGWIJS_PORT or 5005)")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from wegwijs.content.schema import LanguagePack, Registry
 from wegwijs.intake.parsing import age_groups_for
 
@@ -10,9 +12,13 @@ TIPS_PER_GROUP_UNKNOWN_AGES = 1
 
 
 def select_tips(
-    pack: LanguagePack, topic: str, ages: list[int], pregnant: bool, registry: Registry
+    pack: LanguagePack, topic: str, ages: list[int], pregnant: bool, registry: Registry,
+    text: str = "", words: Any = None,
 ) -> list[tuple[str, list[str]]]:
-    """Tips of ``topic`` for the age groups of ``ages``.
+    """Tips of ``topic`` for the age groups of ``ages`` — or of the child the message is about.
+
+    When ``text`` (the parent's latest message) names ages itself ("my 4-year-old won't
+    sleep"), only those children's groups are used, not every child's.
 
     Args:
         pack: the conversation language's content.
@@ -20,6 +26,8 @@ def select_tips(
         ages: children's ages in years; empty when unknown or skipped.
         pregnant: include the ``pregnancy`` group when the topic has one.
         registry: gives the age groups and their bounds.
+        text: the message the tips answer (optional).
+        words: :class:`wegwijs.intake.extract.Words` to read ages in ``text`` with.
 
     Returns:
         ``[(age_group_id, [tip, ...]), ...]`` in registry order; empty when the
@@ -28,6 +36,12 @@ def select_tips(
     by_group = pack.tips.get(topic) or {}
     if not by_group:
         return []
+    if text and words is not None:
+        from wegwijs.intake.extract import extract
+
+        named = extract(text, words).children_ages
+        if named:
+            ages = named
     groups = age_groups_for(ages, registry.age_groups)
     if pregnant or topic == "pregnancy":
         groups = ["pregnancy", *groups]

@@ -27,6 +27,7 @@ from rasa.shared.exceptions import InvalidConfigException
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.components.language_id import LANGUAGE, LANGUAGE_CODE, LANGUAGE_CONFIDENCE
+from wegwijs.text import normalise
 
 if TYPE_CHECKING:  # pragma: no cover
     from spacy.language import Language
@@ -139,5 +140,8 @@ class MultilingualSpacyTokenizer(Tokenizer):
         if not text:
             return []
         doc = self.pipeline_for(message).make_doc(text)
-        tokens = [Token(t.text, t.idx) for t in doc if t.text.strip()]
+        # the lemma is the normalised form (wegwijs.text.normalise: no tashkeel, unified
+        # letter variants, ASCII digits): CountVectorsFeaturizer counts lemmas, so
+        # "مَدْرَسَة" and "مدرسة" give the same features
+        tokens = [Token(t.text, t.idx, lemma=normalise(t.text) or t.text) for t in doc if t.text.strip()]
         return self._apply_token_pattern(tokens)

@@ -1,7 +1,8 @@
 """Rasa test stories per language (`rasa test core`), run once on the trained model.
 
 Each language folder tests/stories/<lang>/ holds: the happy path to a referral, an
-urgent message mid-conversation, a language switch and skipped intake questions.
+urgent message mid-conversation, a language switch and skipped intake questions; the
+interruption paths (tests/stories/interruptions.py) are added for every language at test time.
 A story fails when Rasa predicts another intent or action than the story says.
 """
 
@@ -15,6 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.stories.interruptions import write_stories
 from wegwijs.build import RASA_MODEL, rasa_bin, rasa_env
 from wegwijs.content.loader import REPO_ROOT, load_registry
 
@@ -30,6 +32,7 @@ def story_results(tmp_path_factory) -> dict[str, list[str]]:
     stories = tmp_path_factory.mktemp("stories")  # only the supported languages' stories
     for lang in LANGS:
         shutil.copytree(STORIES / lang, stories / lang)
+        write_stories(lang, stories / lang)  # interruption paths, from the language's NLU examples
     proc = subprocess.run(
         [rasa_bin(), "test", "core", "--model", str(RASA_MODEL), "--stories", str(stories),
          "--out", str(out), "--no-plot"],

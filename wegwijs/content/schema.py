@@ -123,7 +123,25 @@ class Parsing(BaseModel):
     #: words joining a unit and ten in spoken teens ("laba iyo toban" = 12)
     number_connectors: list[str] = Field(default_factory=list)
     #: synonyms of button answers a parent may type: {slot: {value: [words]}}
+    #: (contact_channel, contact_gender, contact_setting, person_type, interpreter, consent)
     answer_words: dict[str, dict[str, list[str]]] = Field(default_factory=dict)
+    #: words that say numbers are children's ages ("years", "old", "kids", "son")
+    age_words: list[str] = Field(default_factory=list)
+    #: words for "week(s)" (a baby of 6 weeks is 0; "30 weeks pregnant")
+    weeks_words: list[str] = Field(default_factory=list)
+    #: words that make a number a clock time ("uur", "o'clock", "pm")
+    hour_words: list[str] = Field(default_factory=list)
+    #: "after"/"from" and "before"/"until" (contact times)
+    after_words: list[str] = Field(default_factory=list)
+    before_words: list[str] = Field(default_factory=list)
+    #: {morning|afternoon|evening|weekend|weekdays|anytime: [words]}
+    time_words: dict[str, list[str]] = Field(default_factory=dict)
+    #: {ma|di|wo|do|vr|za|zo: [words for that weekday]}
+    day_words: dict[str, list[str]] = Field(default_factory=dict)
+    #: words that make a message a stated preference ("please", "prefer", "liever")
+    preference_cues: list[str] = Field(default_factory=list)
+    #: negations before a word ("no", "geen", "بدون", "without")
+    negation_words: list[str] = Field(default_factory=list)
 
 
 class SafetyCategory(BaseModel):
@@ -186,3 +204,7 @@ class Registry(BaseModel):
     pregnancy_tip_topics: list[str] = Field(default_factory=list)
     age_groups: dict[str, tuple[int, int]]
     safety_categories: list[str]
+    #: other names parents type for a language (besides meta.yml's three)
+    language_aliases: dict[str, list[str]] = Field(default_factory=dict)
+    #: words that turn "someone who speaks Tigrinya" into a request for a person
+    language_choice_blockers: list[str] = Field(default_factory=list)

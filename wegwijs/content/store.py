@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from wegwijs.content.loader import LANGUAGES_DIR, REPO_ROOT, load_all, load_registry
 from wegwijs.content.schema import LanguagePack, Registry
+from wegwijs.intake.extract import Words
 from wegwijs.intake.parsing import Municipalities
 
 MUNICIPALITIES_FILE = REPO_ROOT / "municipalities" / "registry.yml"
@@ -26,6 +27,7 @@ class ContentStore:
     registry: Registry
     packs: dict[str, LanguagePack]
     municipalities: Municipalities
+    _words: dict = field(default_factory=dict, compare=False, repr=False)
 
     def pack(self, code: str | None) -> LanguagePack:
         """The pack for ``code``, or the reference language's when unknown."""
@@ -53,6 +55,13 @@ class ContentStore:
     def number_connectors(self, lang: str | None = None) -> list[str]:
         """Words joining a unit and ten ("iyo" in Somali) in ``lang``, Dutch and English."""
         return [w for p in self._parsing_packs(lang) for w in p.parsing.number_connectors]
+
+    def words(self, lang: str | None = None) -> Words:
+        """The merged intake word lists of ``lang``, Dutch and English (cached)."""
+        key = lang or ""
+        if key not in self._words:
+            self._words[key] = Words.from_parsing([p.parsing for p in self._parsing_packs(lang)])
+        return self._words[key]
 
     def pregnancy_words(self, lang: str | None = None) -> list[str]:
         """Words for "pregnant" in ``lang``, Dutch and English."""

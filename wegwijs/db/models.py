@@ -77,7 +77,7 @@ class Referral(Base):
     created_at = sa.Column(UTCDateTime(), nullable=False, index=True, default=utcnow)
     conversation_id = sa.Column(sa.String(255), nullable=False, index=True)
     municipality = sa.Column(sa.String(100), nullable=True, index=True)
-    person_type = sa.Column(sa.String(20), nullable=False)
+    person_type = sa.Column(sa.String(20), nullable=False)  # klantmanager | sleutelpersoon | either | not_said
     language = sa.Column(sa.String(8), nullable=False)
     language_names_nl = sa.Column(sa.JSON, nullable=False, default=dict)
     interpreter_needed = sa.Column(sa.Boolean, nullable=True)
@@ -90,7 +90,10 @@ class Referral(Base):
     urgency = sa.Column(sa.String(10), nullable=False, default="normal")
     urgency_reason = sa.Column(sa.Text, nullable=True)
     contact_channel = sa.Column(sa.String(20), nullable=True)
-    contact_times = sa.Column(sa.Text, nullable=True)
+    contact_times = sa.Column(sa.Text, nullable=True)  # normalised into Dutch ("dinsdag en donderdag ochtend; na 17:00")
+    contact_times_text = sa.Column(sa.Text, nullable=True)  # the parent's own words for the times
+    out_of_scope_questions = sa.Column(sa.JSON, nullable=True)  # [{text, lang}]: asylum, housing, benefits...
+    pregnancy_months = sa.Column(sa.Integer, nullable=True)
     contact_gender = sa.Column(sa.String(10), nullable=True)
     contact_setting = sa.Column(sa.String(20), nullable=True)
     consent_at = sa.Column(UTCDateTime(), nullable=True)

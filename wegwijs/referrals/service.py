@@ -46,9 +46,12 @@ JSON_FIELDS = (
     "urgency_reason",
     "contact_channel",
     "contact_times",
+    "contact_times_text",
     "contact_gender",
     "contact_setting",
     "consent_at",
+    "out_of_scope_questions",
+    "pregnancy_months",
     "status",
     "summary_nl",
 )
@@ -119,7 +122,7 @@ class ReferralIn(BaseModel):
     """What the handoff action knows when the parent asks for a person."""
 
     conversation_id: constr(strip_whitespace=True, min_length=1, max_length=255)  # type: ignore[valid-type]
-    person_type: Literal["klantmanager", "sleutelpersoon", "either"]
+    person_type: Literal["klantmanager", "sleutelpersoon", "either", "not_said"]
     language: constr(strip_whitespace=True, to_lower=True, min_length=2, max_length=8)  # type: ignore[valid-type]
     municipality: Optional[str] = None
     interpreter_needed: Optional[bool] = None
@@ -132,6 +135,9 @@ class ReferralIn(BaseModel):
     urgency_reason: Optional[str] = None
     contact_channel: Optional[Literal["whatsapp", "phone", "visit"]] = None
     contact_times: Optional[str] = None
+    contact_times_text: Optional[str] = None
+    out_of_scope_questions: List[ConcernText] = Field(default_factory=list)
+    pregnancy_months: Optional[conint(ge=0, le=10)] = None  # type: ignore[valid-type]
     contact_gender: Optional[Literal["woman", "man", "any"]] = None
     contact_setting: Optional[Literal["individual", "group", "any"]] = None
     consent_at: Optional[datetime] = None
@@ -198,9 +204,12 @@ class ReferralOut(BaseModel):
     urgency_reason: Optional[str]
     contact_channel: Optional[str]
     contact_times: Optional[str]
+    contact_times_text: Optional[str]
     contact_gender: Optional[str]
     contact_setting: Optional[str]
     consent_at: Optional[datetime]
+    out_of_scope_questions: List[ConcernText]
+    pregnancy_months: Optional[int]
     status: str
     summary_nl: str
 
@@ -227,9 +236,12 @@ class ReferralOut(BaseModel):
             urgency_reason=referral.urgency_reason,
             contact_channel=referral.contact_channel,
             contact_times=referral.contact_times,
+            contact_times_text=referral.contact_times_text,
             contact_gender=referral.contact_gender,
             contact_setting=referral.contact_setting,
             consent_at=referral.consent_at,
+            out_of_scope_questions=list(referral.out_of_scope_questions or []),
+            pregnancy_months=referral.pregnancy_months,
             status=referral.status,
             summary_nl=render_summary_nl(referral),
         )
@@ -262,6 +274,9 @@ def _build_model(data: ReferralIn, names: DutchNames, created_at: datetime) -> R
         urgency_reason=data.urgency_reason,
         contact_channel=data.contact_channel,
         contact_times=data.contact_times,
+        contact_times_text=data.contact_times_text,
+        out_of_scope_questions=[item.dict() for item in data.out_of_scope_questions],
+        pregnancy_months=data.pregnancy_months,
         contact_gender=data.contact_gender,
         contact_setting=data.contact_setting,
         consent_at=data.consent_at,

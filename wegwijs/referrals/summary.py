@@ -25,7 +25,8 @@ DISPLAY_TIMEZONE = "Europe/Amsterdam"
 PERSON_TYPE_NL = {
     "klantmanager": "klantmanager",
     "sleutelpersoon": "sleutelpersoon",
-    "either": "beide (klantmanager of sleutelpersoon)",
+    "either": "klantmanager of sleutelpersoon (de ouder heeft geen voorkeur)",
+    "not_said": "niet gezegd",
 }
 CONTACT_CHANNEL_NL = {
     "whatsapp": "WhatsApp",
@@ -216,10 +217,19 @@ def summary_context(referral: Any) -> dict[str, Any]:
         "concerns": concerns,
         "urgent": referral.urgency == "urgent",
         "urgency_reason": reason_nl,
+        "urgency_words": [c["text"] for c in concerns][-1:] if referral.urgency == "urgent" else [],
         "contact_channel": CONTACT_CHANNEL_NL.get(
             referral.contact_channel or "", referral.contact_channel
         ),
         "contact_times": referral.contact_times,
+        "contact_times_text": getattr(referral, "contact_times_text", None),
+        "pregnancy_months": getattr(referral, "pregnancy_months", None),
+        "out_of_scope": [
+            {"text": (q.get("text") if isinstance(q, Mapping) else getattr(q, "text", "")),
+             "language_name": names.get((q.get("lang") if isinstance(q, Mapping) else getattr(q, "lang", None)) or "")
+             or (q.get("lang") if isinstance(q, Mapping) else getattr(q, "lang", ""))}
+            for q in (getattr(referral, "out_of_scope_questions", None) or [])
+        ],
         "contact_gender": CONTACT_GENDER_NL.get(
             referral.contact_gender or "", referral.contact_gender
         ),

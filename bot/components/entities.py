@@ -1,0 +1,175 @@
+"""Intake entities in every message, whatever question is open (issue 6).
+
+``IntakeEntityExtractor`` runs :func:`wegwijs.intake.extract.extract` on each message
+with the word lists of the detected language plus Dutch and English
+(``languages/<lang>/parsing.yml``) and the gemeente list (``municipalities/gemeenten/``),
+and adds one entity per fact:
+
+==================  ===========================================================
+entity              value
+==================  ===========================================================
+children_ages       list of ints (years; 0 = a baby), when the message says they are ages
+numbers             list of ints, bare numbers (slot-mapped only while the ages question is open)
+pregnant            true
+pregnancy_months    int
+municipality        official gemeente name ("Zaanstad")
+contact_channel     whatsapp | phone | visit
+contact_times       {"nl": "dinsdag en donderdag ochtend; na 17:00", "text": the parent's words}
+contact_gender      woman | man
+contact_setting     individual | group
+person_type         klantmanager | sleutelpersoon
+interpreter         true | false
+language_choice     a supported language code, when the message is just a language's name
+detected_language   the language fastText saw (≥ 0.7, more than 2 words): emergency replies
+                    use it when the conversation language is not set yet
+==================  ===========================================================
+
+A message that is only a language's name ("العربية", "Tigrinya", "in het Nederlands
+graag") also gets the intent ``inform`` (confidence 1.0), so the language is switched at
+once instead of the menu being shown again. The global slot mappings in
+``bot/domain.yml`` fill the slots from these entities.
+
+Not trainable; the word lists are read when the model is loaded (``fingerprint_addon``
+hashes them so a change retrains).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Text
+
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.extractors.extractor import EntityExtractorMixin
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.training_data.message import Message
+
+from bot.components.language_id import LANGUAGE, LANGUAGE_CODE, LANGUAGE_CONFIDENCE
+from wegwijs.intake.extract import Words, extract
+from wegwijs.intake.gemeenten import GemeenteMatcher
+from wegwijs.intake.language_names import LanguageNames
+
+logger = logging.getLogger(__name__)
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: LID confidence above which the message's language is reported as ``detected_language``.
+DETECTED_CONFIDENCE = 0.7
+
+
+def _resolve(value: Text) -> Path:
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
+class IntakeEntityExtractor(GraphComponent, EntityExtractorMixin):
+    """Adds intake-fact entities (ages, gemeente, contact preferences...) to every message."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """The component's default config (see parent class for full docstring)."""
+        return {
+            # folder with languages/<lang>/parsing.yml and meta.yml, and registry.yml
+            "languages_dir": "languages",
+            # the gemeente list (CBS names, woonplaatsen, spellings in other scripts)
+            "gemeenten_file": "municipalities/gemeenten",
+            # languages whose words are always read besides the detected one (parents mix them in)
+            "always_languages": ["nl", "en"],
+            # below this LID confidence the detected language's words are not used
+            "min_language_confidence": 0.3,
+        }
+
+    def __init__(self, config: Dict[Text, Any]) -> None:
+        """Loads the word lists and the gemeente matcher."""
+        self.component_config = {**self.get_default_config(), **config}
+        languages_dir = _resolve(self.component_config["languages_dir"])
+        self._parsing: Dict[str, Any] = {}
+        for path in sorted(languages_dir.glob("*/parsing.yml")):
+            self._parsing[path.parent.name] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        gemeenten = _resolve(self.component_config["gemeenten_file"])
+        if not gemeenten.exists() or (gemeenten.is_dir() and not any(gemeenten.glob("*.yml"))):
+            # older checkouts: the short registry
+            gemeenten = REPO_ROOT / "municipalities" / "registry.yml"
+        self._gemeenten = GemeenteMatcher.load(gemeenten)
+        self._names = LanguageNames.load(languages_dir)
+        self._words_cache: Dict[str, Words] = {}
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> IntakeEntityExtractor:
+        """Creates the component (see parent class for full docstring)."""
+        return cls(config)
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """sha256 over every parsing.yml, meta.yml, registry.yml and the gemeente file."""
+        merged = {**cls.get_default_config(), **config}
+        digest = hashlib.sha256()
+        root = _resolve(merged["languages_dir"])
+        files = sorted(root.glob("*/parsing.yml")) + sorted(root.glob("*/meta.yml")) + [root / "registry.yml"]
+        gemeenten = _resolve(merged["gemeenten_file"])
+        files += sorted(gemeenten.glob("*.yml")) if gemeenten.is_dir() else [gemeenten]
+        for path in files:
+            if path.exists():
+                digest.update(str(path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path).encode())
+                digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    def words_for(self, lang: Optional[str]) -> Words:
+        """Merged word lists of ``lang`` (first, wins conflicts) plus the always-read languages."""
+        key = lang or ""
+        if key not in self._words_cache:
+            codes = [c for c in dict.fromkeys([key, *self.component_config["always_languages"]]) if c in self._parsing]
+            self._words_cache[key] = Words.from_parsing([self._parsing[c] for c in codes])
+        return self._words_cache[key]
+
+    def _language(self, message: Message) -> Optional[str]:
+        detected = message.get(LANGUAGE)
+        if not isinstance(detected, dict):
+            return None
+        if (detected.get(LANGUAGE_CONFIDENCE) or 0.0) < self.component_config["min_language_confidence"]:
+            return None
+        return detected.get(LANGUAGE_CODE)
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Adds the entities (see the module docstring) to each message."""
+        for message in messages:
+            text = message.get(TEXT)
+            if not isinstance(text, str) or not text or text.startswith("/"):
+                continue
+            lang = self._language(message)
+            facts = extract(text, self.words_for(lang), self._gemeenten).as_entities()
+            choice = self._names.choice(text)
+            if choice:
+                facts = {"language_choice": choice}
+                message.set(INTENT, {INTENT_NAME_KEY: "inform", PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
+            detected = message.get(LANGUAGE) or {}
+            if lang in self._names.supported and (detected.get(LANGUAGE_CONFIDENCE) or 0.0) >= DETECTED_CONFIDENCE \
+                    and len(text.split()) > 2:
+                facts["detected_language"] = lang  # only for emergency replies when the action server is down
+            if not facts:
+                continue
+            entities = list(message.get(ENTITIES, []) or [])
+            for name, value in facts.items():
+                if isinstance(value, dict) or hasattr(value, "__dataclass_fields__"):
+                    value = dict(value) if isinstance(value, dict) else value.__dict__
+                entities.append(
+                    {"entity": name, "value": value, "start": 0, "end": len(text), "confidence": 1.0,
+                     "extractor": type(self).__name__}
+                )
+            message.set(ENTITIES, entities, add_to_output=True)
+        return messages
+
+    def process_training_data(self, training_data: Any) -> Any:
+        """Training data passes unchanged (the extractor is not trained)."""
+        return training_data

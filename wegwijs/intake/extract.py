@@ -1,0 +1,369 @@
+"""Every intake fact a message holds, whatever question is open (issue 6).
+
+One function, :func:`extract`, reads a parent's message and returns what it says about
+the children's ages, a pregnancy, the gemeente, and how and when the parent wants to be
+contacted, by whom, a woman or a man, alone or in a group, with an interpreter. The NLU
+component ``bot.components.entities.IntakeEntityExtractor`` turns the result into
+entities, and global slot mappings (``bot/domain.yml``) fill the slots from them, so a
+fact given "too early" is kept and never asked for again.
+
+The words come from ``languages/<lang>/parsing.yml`` (the detected language plus Dutch
+and English, which parents mix in) and ``municipalities/gemeenten.yml``; nothing here is
+language specific. Conservative by design: a fact is only reported when the message
+clearly says it ("after 5" is a time, not a child of 5; "7 months pregnant" is a
+pregnancy, not a child of 7). Bare numbers ("4 and 11") are reported as ``numbers`` and
+only become ages when the ages question is open (a conditional slot mapping).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Mapping, Sequence
+
+from wegwijs.intake.gemeenten import GemeenteMatcher
+from wegwijs.text import is_arabic_script, normalise
+
+#: Oldest age (years) taken as a child's age.
+MAX_CHILD_AGE = 17
+#: Weekday keys of ``parsing.yml`` ``day_words`` in week order, and their Dutch names (the summary's words).
+DAYS_NL = ("ma", "di", "wo", "do", "vr", "za", "zo")
+DAY_NAMES_NL = {"ma": "maandag", "di": "dinsdag", "wo": "woensdag", "do": "donderdag", "vr": "vrijdag",
+                "za": "zaterdag", "zo": "zondag"}
+#: Dutch names of the parts of the day and other time words.
+TIME_NL = {
+    "morning": "ochtend", "afternoon": "middag", "evening": "avond", "weekend": "weekend",
+    "weekdays": "doordeweeks", "anytime": "hele dag",
+}
+
+
+@dataclass
+class Words:
+    """The words :func:`extract` needs, merged over the languages it reads.
+
+    Every word is stored normalised (:func:`wegwijs.text.normalise`). Built from
+    ``parsing.yml`` documents by :meth:`from_parsing`.
+    """
+
+    number_words: dict[str, int] = field(default_factory=dict)
+    months_words: set[str] = field(default_factory=set)
+    weeks_words: set[str] = field(default_factory=set)
+    age_words: set[str] = field(default_factory=set)
+    pregnancy_words: set[str] = field(default_factory=set)
+    connectors: set[str] = field(default_factory=set)
+    hour_words: set[str] = field(default_factory=set)
+    after_words: set[str] = field(default_factory=set)
+    before_words: set[str] = field(default_factory=set)
+    time_words: dict[str, set[str]] = field(default_factory=dict)  # morning/afternoon/... → words
+    day_words: dict[str, set[str]] = field(default_factory=dict)  # ma/di/... → words
+    answers: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # slot → value → words
+    preference_cues: set[str] = field(default_factory=set)
+    negation_words: set[str] = field(default_factory=set)
+
+    @classmethod
+    def from_parsing(cls, documents: Iterable[Any]) -> Words:
+        """Merges ``Parsing`` models (or dicts) of several languages; earlier ones win on conflicts."""
+        w = cls()
+        for doc in reversed(list(documents)):
+            d = doc if isinstance(doc, Mapping) else doc.dict()
+            for k, v in (d.get("number_words") or {}).items():
+                w.number_words[normalise(str(k))] = int(v)
+            for attr, key in (
+                ("months_words", "months_words"), ("weeks_words", "weeks_words"), ("age_words", "age_words"),
+                ("pregnancy_words", "pregnancy_words"), ("connectors", "number_connectors"),
+                ("hour_words", "hour_words"), ("after_words", "after_words"), ("before_words", "before_words"),
+                ("preference_cues", "preference_cues"), ("negation_words", "negation_words"),
+            ):
+                getattr(w, attr).update(n for n in (normalise(str(x)) for x in d.get(key) or []) if n)
+            for attr, key in (("time_words", "time_words"), ("day_words", "day_words")):
+                target = getattr(w, attr)
+                for value, words in (d.get(key) or {}).items():
+                    target.setdefault(str(value), set()).update(n for n in (normalise(str(x)) for x in words) if n)
+            for slot, values in (d.get("answer_words") or {}).items():
+                for value, words in (values or {}).items():
+                    w.answers.setdefault(slot, {}).setdefault(str(value), set()).update(
+                        n for n in (normalise(str(x)) for x in words) if n
+                    )
+        return w
+
+
+@dataclass
+class ContactTimes:
+    """When the parent can be reached, normalised into Dutch, with their own words.
+
+    Attributes:
+        nl: e.g. ``"dinsdag en donderdag ochtend; na 17:00"``.
+        text: the parent's words it was read from.
+    """
+
+    nl: str
+    text: str
+
+
+@dataclass
+class Extraction:
+    """What one message says (None = not said).
+
+    Attributes:
+        children_ages: ages in whole years (0 for babies), when the message says they are ages.
+        numbers: bare numbers 0-17 with nothing saying what they are ("4 en 11").
+        pregnant: True when the parent (or partner) is expecting.
+        pregnancy_months: months of the pregnancy when said.
+        municipality: official gemeente name.
+        contact_channel: ``whatsapp`` | ``phone`` | ``visit``.
+        contact_times: see :class:`ContactTimes`.
+        contact_gender: ``woman`` | ``man`` | ``any``.
+        contact_setting: ``individual`` | ``group`` | ``any``.
+        person_type: ``klantmanager`` | ``sleutelpersoon``.
+        interpreter: True (wants one) | False (does not need one).
+    """
+
+    children_ages: list[int] | None = None
+    numbers: list[int] | None = None
+    pregnant: bool | None = None
+    pregnancy_months: int | None = None
+    municipality: str | None = None
+    contact_channel: str | None = None
+    contact_times: ContactTimes | None = None
+    contact_gender: str | None = None
+    contact_setting: str | None = None
+    person_type: str | None = None
+    interpreter: bool | None = None
+
+    def as_entities(self) -> dict[str, Any]:
+        """``{entity name: value}`` for every fact found (values JSON-serialisable)."""
+        out = {k: v for k, v in asdict(self).items() if v is not None}
+        return out
+
+
+# ----------------------------------------------------------------------------- helpers
+
+_TIME_HHMM = re.compile(r"\b(\d{1,2})[:.h](\d{2})\b")
+
+
+def _contains(norm: str, phrase: str) -> bool:
+    """Whole-word occurrence; Arabic-script phrases also match with a clitic prefix attached."""
+    if not phrase:
+        return False
+    if is_arabic_script(phrase):
+        return re.search(r"(?:^|\s)(?:ال|بال|وال|لل|فال|ب|ل|و|ف|ك)?" + re.escape(phrase) + r"(?=\s|$)", norm) is not None \
+            or (len(phrase) >= 4 and phrase in norm)
+    return re.search(r"(?:^|\s)" + re.escape(phrase) + r"(?=\s|$)", norm) is not None
+
+
+def _find_value(norm: str, values: Mapping[str, set[str]]) -> tuple[str, str] | None:
+    """The value whose longest word occurs in ``norm``: ``(value, word)``, else None."""
+    best: tuple[int, str, str] | None = None
+    for value, words in values.items():
+        for w in words:
+            if _contains(norm, w) and (best is None or len(w) > best[0]):
+                best = (len(w), value, w)
+    return (best[1], best[2]) if best else None
+
+
+def _number(token: str, words: Words) -> int | None:
+    if token.isdigit():
+        return int(token) if len(token) <= 2 else None
+    if token in words.number_words:
+        return words.number_words[token]
+    if is_arabic_script(token) and token[:1] in "وفبل" and token[1:] in words.number_words:
+        return words.number_words[token[1:]]
+    return None
+
+
+def _tokens_with_numbers(norm: str, words: Words) -> list[tuple[str, int | None]]:
+    """Tokens with their number value; two-word numbers joined ("ثلاثة عشر" → 13, "laba iyo toban" → 12)."""
+    toks = [t for t in norm.split() if t not in words.connectors]
+    out: list[tuple[str, int | None]] = []
+    i = 0
+    while i < len(toks):
+        # multi-word number words first ("احد عشر", "twenty one" are listed as one key)
+        joined = None
+        for size in (3, 2):
+            key = " ".join(toks[i:i + size])
+            if len(toks) - i >= size and key in words.number_words:
+                joined = (key, words.number_words[key], size)
+                break
+        if joined:
+            out.append((joined[0], joined[1]))
+            i += joined[2]
+            continue
+        n = _number(toks[i], words)
+        if n is not None and out and out[-1][1] is not None and not toks[i].isdigit() and not out[-1][0].isdigit():
+            prev = out[-1][1]
+            if 10 in (prev, n) and min(prev, n) < 10 and prev != n:
+                out[-1] = (out[-1][0] + " " + toks[i], prev + n)  # "ዓሰርተ ክልተ" 10+2, "ثلاث عشر" 3+10
+                i += 1
+                continue
+        out.append((toks[i], n))
+        i += 1
+    return out
+
+
+# ----------------------------------------------------------------------------- the parts
+
+def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[int]]:
+    """Contact times and the token indexes that were times (so they are not ages)."""
+    toks = _tokens_with_numbers(norm, words)
+    used: set[int] = set()
+    parts: list[str] = []
+    hhmm = {(int(h), m) for h, m in _TIME_HHMM.findall(raw)}
+    for idx, (tok, n) in enumerate(toks):
+        if n is None:
+            continue
+        before = toks[idx - 1][0] if idx > 0 else ""
+        before2 = toks[idx - 2][0] if idx > 1 else ""
+        after = toks[idx + 1][0] if idx + 1 < len(toks) else ""
+        is_after = before in words.after_words or before2 in words.after_words and before in words.hour_words
+        is_before = before in words.before_words or before2 in words.before_words and before in words.hour_words
+        is_hour = after in words.hour_words
+        minutes = None
+        if idx + 1 < len(toks) and toks[idx + 1][1] is not None and (n, f"{toks[idx + 1][1]:02d}") in {
+            (h, m) for h, m in hhmm
+        }:
+            minutes = toks[idx + 1][1]
+        if not (is_after or is_before or is_hour or minutes is not None):
+            continue
+        if not 0 <= n <= 24:
+            continue
+        hour = n
+        pm_hint = any(_contains(norm, w) for w in words.time_words.get("afternoon", set()) | words.time_words.get("evening", set()))
+        if 1 <= hour <= 7 and (minutes is None or pm_hint or is_after):
+            hour += 12  # "after 5" in a conversation about being called back: 17:00
+        label = f"{hour:02d}:{(minutes or 0):02d}"
+        parts.append(("na " if is_after else "voor " if is_before else "om ") + label)
+        used.add(idx)
+        if minutes is not None:
+            used.add(idx + 1)
+        if after in words.hour_words:
+            used.add(idx + 1)
+    days = [DAY_NAMES_NL[d] for d in DAYS_NL if any(_contains(norm, w) for w in words.day_words.get(d, ()))]
+    dayparts = [TIME_NL[k] for k in ("morning", "afternoon", "evening") if any(_contains(norm, w) for w in words.time_words.get(k, ()))]
+    other = [TIME_NL[k] for k in ("weekend", "weekdays", "anytime") if any(_contains(norm, w) for w in words.time_words.get(k, ()))]
+    text_parts: list[str] = []
+    if days or dayparts:
+        day_text = " en ".join(days) if len(days) <= 2 else ", ".join(days[:-1]) + " en " + days[-1]
+        text_parts.append(" ".join(p for p in [day_text, "/".join(dayparts)] if p))
+    text_parts += other + parts
+    if not text_parts:
+        return None, used
+    return ContactTimes(nl="; ".join(text_parts), text=raw.strip()[:200]), used
+
+
+def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, list[int] | None, bool, int | None]:
+    """``(ages, bare numbers, pregnant, pregnancy months)``."""
+    toks = _tokens_with_numbers(norm, words)
+    pregnant = any(_contains(norm, w) for w in words.pregnancy_words)
+    preg_months: int | None = None
+    has_cue = any(t in words.age_words or t in words.months_words or t in words.weeks_words for t, _ in toks) \
+        or any(_contains(norm, w) for w in words.age_words if " " in w or is_arabic_script(w))
+    ages: list[int] = []
+    preg_positions = [i for i, (t, _) in enumerate(toks) if any(_contains(t, w) for w in words.pregnancy_words)]
+    for idx, (tok, n) in enumerate(toks):
+        if n is None or idx in skip:
+            continue
+        after = toks[idx + 1][0] if idx + 1 < len(toks) else ""
+        is_weeks = after in words.weeks_words
+        is_months = not is_weeks and (
+            after in words.months_words or (is_arabic_script(after) and after[1:] in words.months_words)
+        )
+        if pregnant and (is_months or is_weeks) and any(abs(p - idx) <= 3 for p in preg_positions):
+            preg_months = n if is_months else max(1, n // 4)  # "7 months pregnant" / "zwanger van 30 weken"
+            continue
+        if is_months or is_weeks:
+            ages.append(0)
+            continue
+        if n > MAX_CHILD_AGE:
+            continue
+        ages.append(n)
+    if len(ages) >= 2 and ages[0] == len(ages) - 1:
+        ages = ages[1:]  # "2 kinderen: 3 en 7" — the first number counts the children
+    if not ages:
+        return None, None, pregnant, preg_months
+    if has_cue:
+        return ages, None, pregnant, preg_months
+    return None, ages, pregnant, preg_months
+
+
+def _preference(norm: str, words: Words, slot: str, context: bool) -> str | None:
+    values = words.answers.get(slot) or {}
+    found = _find_value(norm, {k: v for k, v in values.items() if k != "any"})
+    if found and (context or " " in found[1]):
+        return found[0]
+    return None
+
+
+def _interpreter(norm: str, words: Words) -> bool | None:
+    values = words.answers.get("interpreter") or {}
+    found = _find_value(norm, values)
+    if not found:
+        return None
+    value, word = found
+    if value == "no":
+        return False
+    # "no interpreter", "geen tolk", "بدون مترجم": a negation right before the word
+    toks = norm.split()
+    head = word.split()[0]
+    for i, t in enumerate(toks):
+        if t == head or (is_arabic_script(head) and head in t):
+            if any(x in words.negation_words for x in toks[max(0, i - 3):i]):
+                return False
+    return True
+
+
+def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *, open_question: str | None = None) -> Extraction:
+    """Every fact in ``text`` (see :class:`Extraction`).
+
+    Args:
+        text: the parent's message as typed (button payloads starting with "/" give nothing).
+        words: merged word lists (:meth:`Words.from_parsing`).
+        gemeenten: the gemeente matcher, or None to skip places.
+        open_question: the slot whose question is open, if known (the action server knows,
+            the NLU pipeline does not): its facts need no context cue ("mornings" answers
+            "when does it suit you?").
+
+    Returns:
+        An :class:`Extraction`; every field is None when the message does not say it.
+    """
+    out = Extraction()
+    if not text or text.startswith("/"):
+        return out
+    norm = normalise(text)
+    if not norm:
+        return out
+    times, time_tokens = _times(norm, text, words)
+    out.contact_times = times
+    ages, numbers, pregnant, preg_months = _ages(norm, words, time_tokens)
+    out.children_ages, out.numbers = ages, numbers
+    out.pregnant = True if pregnant else None
+    out.pregnancy_months = preg_months
+    if gemeenten is not None:
+        match = gemeenten.find(text)
+        if match:
+            out.municipality = match.gemeente
+    channel = _find_value(norm, {k: v for k, v in (words.answers.get("contact_channel") or {}).items()})
+    person = _find_value(norm, {k: v for k, v in (words.answers.get("person_type") or {}).items() if k != "either"})
+    out.person_type = person[0] if person else None
+    # clock times and weekdays are contact times on their own; "at night", "all day" only with a cue
+    strong_times = bool(times and re.search(r"\d\d:\d\d|(maan|dins|woens|donder|vrij|zater|zon)dag", times.nl))
+    strong_channel = bool(channel and " " in channel[1])
+    context = bool(person or strong_channel or strong_times or any(_contains(norm, c) for c in words.preference_cues))
+    if times and not (strong_times or context or open_question == "contact_times"):
+        out.contact_times = None
+    if channel and (context or len(norm.split()) <= 3 or channel[0] == "whatsapp"):
+        out.contact_channel = channel[0]
+    out.contact_gender = _preference(norm, words, "contact_gender", context)
+    out.contact_setting = _preference(norm, words, "contact_setting", context)
+    out.interpreter = _interpreter(norm, words)
+    return out
+
+
+def answer_for(text: str, words: Words, slot: str, values: Sequence[str]) -> str | None:
+    """The value of ``slot`` a typed answer means, when that question is open ("vrouw" → woman).
+
+    Weaker than :func:`extract` (no context needed, "any"/"either" allowed): only used
+    for the question that was asked.
+    """
+    norm = normalise(text)
+    found = _find_value(norm, {k: v for k, v in (words.answers.get(slot) or {}).items() if k in values})
+    return found[0] if found else None

@@ -1,0 +1,207 @@
+"""Find the gemeente a parent names, in any script, with typos and prefixes.
+
+Data: ``municipalities/gemeenten/<province>.yml`` (every gemeente of the CBS list, the woonplaatsen
+parents name that belong to one, and spellings in Latin, Arabic and Ge'ez script; see the
+file's header for its source). Matching:
+
+1. the message is normalised (:func:`wegwijs.text.normalise`), so hamza, tashkeel,
+   ی/ي, ک/ك and Ge'ez homophones do not matter;
+2. every run of 1-4 words is looked up among all names (exact);
+3. a word in Arabic script may carry a clitic prefix (بـ "in", لـ "to", و "and", فـ,
+   كـ, and Persian بـ / Pashto پهـ): it is tried without it; a Ge'ez word may start with
+   በ / ብ / ካብ / ከ / ለ / ን (in, from, to): tried without it;
+4. Latin runs of at least 6 letters right after a place cue ("in", "wonen"...), or in an
+   answer of at most 3 words, are matched fuzzily against gemeente names and spellings
+   (rapidfuzz ``fuzz.ratio`` ≥ 88) so "in Amsterdm" and "Zwole" are found;
+5. names marked ``ambiguous`` (ordinary words: "Best", "Goes", "Epe") count only with a
+   cue word before them ("in", "gemeente", "wonen"...) or when they are the whole message.
+
+Pure code; the YAML is read once by :meth:`GemeenteMatcher.load`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from wegwijs.text import is_arabic_script, is_ethiopic_script, normalise
+
+#: Minimal rapidfuzz ratio (0-100) for a fuzzy Latin match.
+FUZZY_CUTOFF = 88
+#: Shortest Latin word run (letters) that may be matched fuzzily.
+FUZZY_MIN_LEN = 6
+
+_ARABIC_PREFIXES = ("وب", "فب", "ب", "ل", "و", "ف", "ك", "په")
+_ETHIOPIC_PREFIXES = ("ካብ", "በ", "ብ", "ከ", "ለ", "ን", "ናብ")
+#: Words before an ambiguous name that make it a place (all languages, normalised).
+_CUES = {
+    "in", "te", "gemeente", "wonen", "woon", "woont", "live", "lives", "living", "municipality",
+    "city", "stad", "dorp", "from", "uit", "at", "near", "bij", "naar", "to",
+    "في", "ب", "مدينه", "بلديه", "ساكن", "ساكنين", "نعيش", "اعيش", "عايشين", "در", "شهر", "شهرداري",
+    "کي", "كي", "په", "اب", "አብ", "ውስጥ", "ከተማ", "ኣብ", "magaalada", "degmada", "ku", "dağ",
+    "da", "de", "sehir", "şehir", "belediye", "yasiyoruz", "oturuyoruz",
+}
+
+
+@dataclass(frozen=True)
+class GemeenteMatch:
+    """A gemeente found in a message.
+
+    Attributes:
+        gemeente: the official CBS name ("Zaanstad", "'s-Gravenhage").
+        said: the words of the message that named it, as normalised ("زاندام").
+        via: ``"name"``, ``"woonplaats"``, ``"spelling"`` or ``"fuzzy"``.
+    """
+
+    gemeente: str
+    said: str
+    via: str
+
+
+@dataclass
+class GemeenteMatcher:
+    """Looks up gemeenten in messages (see the module docstring for the rules)."""
+
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)  # normalised → (gemeente, via)
+    ambiguous: set[str] = field(default_factory=set)  # normalised names that need a cue
+    official: list[str] = field(default_factory=list)
+    _latin: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_mapping(cls, data: dict[str, Any]) -> GemeenteMatcher:
+        """Builds a matcher from a parsed ``gemeenten.yml`` (or the older ``registry.yml``).
+
+        Raises:
+            ValueError: a gemeente entry has no name, or a spelling is claimed by two gemeenten.
+        """
+        m = cls()
+        entries = data.get("gemeenten") or []
+        for entry in entries:
+            if isinstance(entry, str):  # old registry format: plain names + aliases
+                entry = {"name": entry}
+            name = entry.get("name")
+            if not name:
+                raise ValueError(f"gemeente without a name: {entry!r}")
+            m.official.append(name)
+            m._add(name, name, "name", ambiguous=bool(entry.get("ambiguous")))
+            spellings = entry.get("spellings") or {}
+            for script_list in spellings.values():
+                for s in script_list or []:
+                    m._add(str(s), name, "spelling", ambiguous=bool(entry.get("ambiguous")))
+            for place in entry.get("woonplaatsen") or []:
+                m._add(str(place), name, "woonplaats")
+            for place_spellings in (entry.get("woonplaats_spellings") or {}).values():
+                for script_list in (place_spellings or {}).values():
+                    for s in script_list or []:
+                        m._add(str(s), name, "woonplaats")
+        for alias, official in (data.get("aliases") or {}).items():
+            m._add(str(alias), str(official), "spelling")
+        m._latin = [n for n, (_, via) in m.names.items() if n.isascii() and len(n.replace(" ", "")) >= FUZZY_MIN_LEN
+                    and n not in m.ambiguous and via != "woonplaats"]
+        return m
+
+    @classmethod
+    def load(cls, path: Path) -> GemeenteMatcher:
+        """Reads a gemeente file, or every ``*.yml`` of a folder (one file per province).
+
+        Raises:
+            FileNotFoundError: no such file or folder.
+        """
+        path = Path(path)
+        files = sorted(path.glob("*.yml")) if path.is_dir() else [path]
+        if not files:
+            raise FileNotFoundError(f"no gemeente files in {path}")
+        merged: dict[str, Any] = {"gemeenten": [], "aliases": {}}
+        for file in files:
+            data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            merged["gemeenten"] += list(data.get("gemeenten") or [])
+            merged["aliases"].update(data.get("aliases") or {})
+        return cls.from_mapping(merged)
+
+    def _add(self, text: str, gemeente: str, via: str, *, ambiguous: bool = False) -> None:
+        key = normalise(text.replace("'s-", "s ").replace("’", "'"))
+        variants = {key, normalise(text)}
+        for k in variants:
+            if not k:
+                continue
+            if k in self.names and self.names[k][0] != gemeente:
+                # the same word names two places (e.g. a woonplaats and another gemeente):
+                # the gemeente's own name wins, otherwise the first entry
+                if via != "name":
+                    continue
+            self.names[k] = (gemeente, via)
+            if ambiguous or len(k) <= 3:
+                self.ambiguous.add(k)
+
+    def _candidates(self, word: str) -> list[str]:
+        out = [word]
+        if is_arabic_script(word):
+            out += [word[len(p):] for p in _ARABIC_PREFIXES if word.startswith(p) and len(word) - len(p) >= 2]
+            if word.startswith("ال"):
+                out.append(word[2:])
+        elif is_ethiopic_script(word):
+            out += [word[len(p):] for p in _ETHIOPIC_PREFIXES if word.startswith(p) and len(word) - len(p) >= 2]
+        return out
+
+    def find(self, text: str, *, whole_message_ok: bool = True) -> GemeenteMatch | None:
+        """The gemeente named in ``text``, else None (the longest run of words wins).
+
+        Args:
+            text: the parent's message, as typed.
+            whole_message_ok: accept an ambiguous name when it is the whole message
+                (the answer to "which gemeente?").
+        """
+        words = normalise(text.replace("'s-", "s ").replace("’", "'")).split()
+        if not words:
+            return None
+        best: tuple[int, GemeenteMatch] | None = None
+        for size in (4, 3, 2, 1):
+            for i in range(0, len(words) - size + 1):
+                run = words[i:i + size]
+                heads = self._candidates(run[0]) if size >= 1 else [run[0]]
+                for head in heads:
+                    key = " ".join([head, *run[1:]])
+                    hit = self.names.get(key)
+                    if not hit:
+                        continue
+                    if key in self.ambiguous:
+                        cue = i > 0 and words[i - 1] in _CUES
+                        whole = whole_message_ok and len(words) == size
+                        if not (cue or whole or head != run[0]):
+                            continue
+                    score = len(key)
+                    if best is None or score > best[0]:
+                        best = (score, GemeenteMatch(hit[0], key, hit[1]))
+            if best:
+                return best[1]
+        return self._fuzzy(words)
+
+    def _fuzzy(self, words: list[str]) -> GemeenteMatch | None:
+        from rapidfuzz import fuzz, process
+
+        for size in (3, 2, 1):
+            for i in range(0, len(words) - size + 1):
+                # a typo is only guessed after a place cue ("in Utrect") or in a short answer
+                # ("Zwole"): "worden" in a sentence is not Woerden
+                if not (len(words) <= 3 or (i > 0 and words[i - 1] in _CUES)):
+                    continue
+                run = " ".join(words[i:i + size])
+                if not run.isascii() or len(run.replace(" ", "")) < FUZZY_MIN_LEN:
+                    continue
+                hit = process.extractOne(run, self._latin, scorer=fuzz.ratio, score_cutoff=FUZZY_CUTOFF)
+                if hit:
+                    gemeente, _ = self.names[hit[0]]
+                    return GemeenteMatch(gemeente, run, "fuzzy")
+        return None
+
+
+def iter_names(matcher: GemeenteMatcher) -> Iterable[str]:
+    """Every normalised name the matcher knows (for coverage reports)."""
+    return matcher.names.keys()
+
+
+_SPACES = re.compile(r"\s+")
