@@ -233,7 +233,7 @@ class UrgentClassifier(GraphComponent, IntentClassifier):
             "embedding_scale": 1.0,
             # Embedder settings; keep them equal to E5DenseFeaturizer's so a message is
             # embedded once (shared in-memory cache) and the training cache is shared.
-            "text": "normalised",
+            "text": "raw",
             "prefix": "query",
             "cache_dir": "var/cache/e5",
             "batch_size": 64,

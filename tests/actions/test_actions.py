@@ -6,10 +6,10 @@ import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import ActionFallback
-from actions.handoff import ActionCreateReferral, ActionUrgentHelp, ValidateContactForm
-from actions.intake import ActionAfterIntake, ActionRememberTopic, ValidateIntakeForm
+from actions.handoff import ActionCreateReferral, ActionUrgentReferral, ValidateContactForm
+from actions.intake import ActionAfterIntake, ActionAskConsent, ActionRememberTopic, ValidateIntakeForm, interruption_events
 from actions.language import ActionLanguageMenu, ActionSetLanguage
-from actions.privacy import ActionDeleteMyData
+from actions.privacy import ActionAskDelete, ActionDeleteCancelled, ActionDeleteMyData
 from tests.actions.conftest import make_tracker
 from actions.common import store
 from wegwijs import bootstrap
@@ -41,27 +41,39 @@ async def test_language_menu_offers_every_language_in_its_own_script() -> None:
     assert len(titles) == len(store().registry.supported) <= 10  # a WhatsApp list holds 10 rows
 
 
-async def test_ages_are_parsed_and_unreadable_answer_is_asked_again_once() -> None:
+async def test_ages_and_gemeente_come_from_entities_and_no_sentence_is_stored() -> None:
     v = ValidateIntakeForm()
     d = CollectingDispatcher()
     t = make_tracker("3 and 8", "inform")
-    assert await v.validate_children_ages("3 and 8", d, t, {}) == {
-        "children_ages": [3, 8], "pregnant": False, "ages_attempts": 0.0}
-    t = make_tracker("hmm", "inform")
-    first = await v.validate_children_ages("hmm", d, t, {})
-    assert first["children_ages"] is None and _keys(d) == ["utter_ages_not_understood"]
-    t = make_tracker("hmm", "inform", slots={"ages_attempts": 1.0})
-    assert (await v.validate_children_ages("hmm", d, t, {}))["children_ages"] == []  # skipped, no nagging
+    assert await v.validate_children_ages([3, 8], d, t, {}) == {"children_ages": [3, 8]}
+    assert await v.validate_children_ages([], d, t, {}) == {"children_ages": []}  # skipped
+    assert await v.validate_children_ages("hmm what", d, t, {}) == {"children_ages": None}
+    got = await v.validate_municipality("'s-Gravenhage", d, make_tracker("we live in den haag", "inform"), {})
+    assert got == {"municipality": "'s-Gravenhage"}
+    assert await v.validate_municipality("/deny", d, make_tracker("/deny", "deny"), {}) == {"municipality": None}
 
 
-async def test_skip_and_gemeente() -> None:
+async def test_a_question_asked_twice_is_dropped_and_consent_is_then_asked_plainly() -> None:
     v = ValidateIntakeForm()
     d = CollectingDispatcher()
-    assert (await v.validate_children_ages("/deny", d, make_tracker("/deny", "deny"), {}))["children_ages"] == []
-    got = await v.validate_municipality("we live in den haag", d, make_tracker("we live in den haag", "inform"), {})
-    assert got == {"municipality": "'s-Gravenhage"}
-    got = await v.validate_municipality("/deny", d, make_tracker("/deny", "deny"), {})
-    assert got == {"municipality": "skipped"}
+    slots = ["language_ok", "consent", "children_ages", "municipality"]
+    t = make_tracker(slots={"language_ok": True, "asked": {"children_ages": 2}})
+    assert await v.required_slots(slots, d, t, {}) == ["language_ok", "consent", "municipality"]
+    events = await ActionAskConsent().run(d, make_tracker(slots={"asked": {"consent": 1}}), {})
+    assert _keys(d) == ["utter_ask_consent_plain"] and _slots(events)["asked"] == {"consent": 2}
+
+
+async def test_an_answer_that_is_neither_yes_nor_no_is_never_a_refusal() -> None:
+    d = CollectingDispatcher()
+    t = make_tracker("whatsapp in the afternoon", "inform")
+    assert await ValidateIntakeForm().validate_consent(None, d, t, {}) == {"consent": None}
+    assert await ValidateIntakeForm().extract_consent(d, make_tracker("whatsapp please", "inform", slots={"requested_slot": "consent"}), {}) == {}
+
+
+def test_a_topic_or_a_question_out_of_scope_interrupts_the_form() -> None:
+    assert interruption_events(make_tracker("my son skips school", "topic_school"), "intake_form", False)
+    assert interruption_events(make_tracker("and the toeslagen?", "out_of_scope"), "intake_form", True)
+    assert interruption_events(make_tracker("4 and 9", "inform"), "intake_form", True) == []
 
 
 async def test_topic_is_remembered_with_the_parents_words() -> None:
@@ -78,15 +90,44 @@ async def test_tips_for_the_childrens_age_then_the_offer_of_a_person() -> None:
     slots = _slots(await ActionAfterIntake().run(d, t, {}))
     assert _keys(d) == ["utter_tips_intro", None, "utter_ask_want_person"]
     assert d.messages[0]["age_label"] and d.messages[1]["text"].startswith("• ")
-    assert slots == {"topic": None, "offered_person": True, "intake_done": True}
+    assert slots["topic"] is None and slots["offered_person"] is True and slots["intake_done"] is True
+    assert slots["tips_given"] == ["school/4-12"] and slots["topics"] == ["school"]
+
+
+async def test_the_same_tips_are_never_sent_twice() -> None:
+    d = CollectingDispatcher()
+    t = make_tracker("ok", "affirm", slots={"topic": "school", "children_ages": [7], "tips_given": ["school/4-12"]})
+    await ActionAfterIntake().run(d, t, {})
+    assert _keys(d) == ["utter_tips_already_given", "utter_ask_want_person"]
+
+
+async def test_tips_fit_the_child_the_message_is_about() -> None:
+    d = CollectingDispatcher()
+    t = make_tracker("my 14 year old is always on tiktok", "topic_online_safety",
+                     slots={"topic": "online_safety", "children_ages": [3, 14]})
+    slots = _slots(await ActionAfterIntake().run(d, t, {}))
+    assert slots["tips_given"] == ["online_safety/12-18"]
 
 
 async def test_without_a_topic_the_menu_is_shown() -> None:
     d = CollectingDispatcher()
     await ActionAfterIntake().run(d, make_tracker("ok", "affirm"), {})
     assert _keys(d) == ["utter_topic_menu"]
-    assert 1 <= len(d.messages[0]["buttons"]) <= 10
-    assert all(b["payload"].startswith("/topic_") for b in d.messages[0]["buttons"])
+    buttons = d.messages[0]["buttons"]
+    assert len(buttons) == 10 and all(b["payload"].startswith("/topic_") for b in buttons[:9])
+    assert buttons[9]["payload"] == '/inform{"menu_page":"2"}'
+
+
+async def test_all_seventeen_topics_are_reachable_from_the_menu() -> None:
+    from actions.intake import topic_menu
+
+    pages = []
+    for page in (1, 2):
+        d = CollectingDispatcher()
+        topic_menu(d, make_tracker(), page)
+        assert len(d.messages[0]["buttons"]) <= 10
+        pages += [b["payload"] for b in d.messages[0]["buttons"] if b["payload"].startswith("/topic_")]
+    assert sorted(pages) == sorted(f"/topic_{t}" for t in store().registry.topics)
 
 
 async def test_contact_form_asks_storage_consent_only_without_intake_consent() -> None:
@@ -95,7 +136,7 @@ async def test_contact_form_asks_storage_consent_only_without_intake_consent() -
     base = ["person_type", "handoff_consent", "contact_channel", "contact_times"]
     assert await v.required_slots(base, d, make_tracker(slots={"consent": "yes"}), {}) == ["person_type", "contact_channel", "contact_times"]
     assert await v.required_slots(base, d, make_tracker(slots={"consent": "no"}), {}) == base
-    assert await v.required_slots(base, d, make_tracker(slots={"handoff_consent": False}), {}) == ["person_type", "handoff_consent"]
+    assert await v.required_slots(base, d, make_tracker(slots={"handoff_consent": False}), {}) == []
 
 
 async def test_referral_is_stored_with_dutch_summary(db) -> None:
@@ -104,7 +145,7 @@ async def test_referral_is_stored_with_dutch_summary(db) -> None:
         "language": "ar", "consent": "yes", "consent_at": "2026-11-29T09:00:00+00:00",
         "children_ages": [4, 9], "municipality": "Utrecht", "topics": ["school"],
         "concern_text": [{"text": "ابني ما بدو يروح عالمدرسة", "lang": "ar"}],
-        "person_type": "sleutelpersoon", "contact_channel": "whatsapp", "contact_times": "ochtend",
+        "person_type": "sleutelpersoon", "contact_channel": "whatsapp", "contact_times": {"nl": "ochtend", "text": "الصبح"},
         "contact_gender": "woman", "contact_setting": "individual", "interpreter": False,
     }
     events = await ActionCreateReferral().run(d, make_tracker("لا", "deny", slots=slots, sender_id="p-ar"), {})
@@ -114,6 +155,17 @@ async def test_referral_is_stored_with_dutch_summary(db) -> None:
     assert out.children_ages == [4, 9] and out.topics == ["school"] and out.language == "ar"
     assert out.urgency == "normal" and out.contact_gender == "woman" and out.interpreter_needed is False
     assert "4" in out.summary_nl and "9" in out.summary_nl and "ابني" in out.summary_nl
+    assert out.contact_times == "ochtend" and out.contact_times_text == "الصبح" and "الصبح" in out.summary_nl
+
+
+async def test_unsaid_facts_read_niet_gezegd_never_a_default(db) -> None:
+    d = CollectingDispatcher()
+    slots = {"language": "en", "consent": "yes", "consent_at": "2026-11-29T09:00:00+00:00"}
+    events = await ActionCreateReferral().run(d, make_tracker("no", "deny", slots=slots, sender_id="p-min"), {})
+    out = service.get_referral(bootstrap.get_session_factory(), _slots(events)["referral_reference"], actor="test")
+    assert out.person_type == "not_said" and out.interpreter_needed is None and out.contact_gender is None
+    assert "Gevraagd: niet gezegd" in out.summary_nl and "Gemeente: niet gezegd" in out.summary_nl
+    assert "beide" not in out.summary_nl
 
 
 async def test_no_consent_stores_nothing(db) -> None:
@@ -124,34 +176,41 @@ async def test_no_consent_stores_nothing(db) -> None:
     assert service.list_referrals(bootstrap.get_session_factory(), actor="test") == []
 
 
-async def test_urgent_help_gives_numbers_first_and_stores_an_urgent_referral(db) -> None:
+async def test_urgent_referral_after_the_numbers(db) -> None:
     d = CollectingDispatcher()
     t = make_tracker("ሰብኣየይ ይወቕዓኒ", "urgent_help", slots={"language": "ti"},
                      safety={"category": "violence_at_home", "keyword": "ይወቕዓኒ", "lang": "ti"}, sender_id="p-ti")
-    events = await ActionUrgentHelp().run(d, t, {})
-    assert _keys(d) == ["utter_urgent_help", "utter_urgent_referral"]
+    events = await ActionUrgentReferral().run(d, t, {})
+    assert _keys(d) == ["utter_urgent_referral"]  # the numbers came before, from a static response
     out = service.get_referral(bootstrap.get_session_factory(), _slots(events)["referral_reference"], actor="test")
     assert out.urgency == "urgent" and out.urgency_reason == "violence_at_home" and out.language == "ti"
     assert out.concern_text[0].text == "ሰብኣየይ ይወቕዓኒ"
+    assert "geweld in huis" in out.summary_nl and "ሰብኣየይ ይወቕዓኒ" in out.summary_nl
 
 
-async def test_urgent_help_still_gives_numbers_when_the_database_is_down(tmp_path) -> None:
+async def test_urgent_referral_says_so_when_the_database_is_down(tmp_path) -> None:
     from wegwijs.settings import Settings
 
     bootstrap.bootstrap({"settings": Settings(database_url="postgresql://nobody@127.0.0.1:1/none")})
     try:
         d = CollectingDispatcher()
-        await ActionUrgentHelp().run(d, make_tracker("help", "urgent_help"), {})
-        assert _keys(d) == ["utter_urgent_help", "utter_referral_failed"]
+        await ActionUrgentReferral().run(d, make_tracker("help", "urgent_help"), {})
+        assert _keys(d) == ["utter_referral_failed"]
     finally:
         bootstrap.reset()
 
 
-async def test_delete_my_data_removes_referrals_and_keeps_language(db) -> None:
+async def test_delete_asks_first_then_removes_referrals_and_keeps_language(db) -> None:
+    await ActionUrgentReferral().run(CollectingDispatcher(), make_tracker("help", "urgent_help", sender_id="p-del"), {})
     d = CollectingDispatcher()
-    await ActionUrgentHelp().run(CollectingDispatcher(), make_tracker("help", "urgent_help", sender_id="p-del"), {})
+    events = await ActionAskDelete().run(d, make_tracker("delete", "delete_my_data", slots={"referral_reference": "WW-ABCDEF"}), {})
+    assert _keys(d) == ["utter_ask_delete_confirm_referral"] and _slots(events)["delete_pending"] is True
+    d = CollectingDispatcher()
+    kept = await ActionDeleteCancelled().run(d, make_tracker("no", "deny", slots={"intake_done": True}), {})
+    assert _keys(d) == ["utter_delete_cancelled"] and _slots(kept) == {"delete_pending": False}
+    d = CollectingDispatcher()
     events = await ActionDeleteMyData().run(
-        d, make_tracker("delete", "delete_my_data", slots={"language": "nl", "language_name": "Nederlands"}, sender_id="p-del"), {})
+        d, make_tracker("yes", "affirm", slots={"language": "nl", "language_name": "Nederlands"}, sender_id="p-del"), {})
     assert _keys(d) == ["utter_data_deleted"]
     assert events[0]["event"] == "reset_slots" and _slots(events) == {"language": "nl", "language_name": "Nederlands"}
     assert service.list_referrals(bootstrap.get_session_factory(), actor="test") == []
@@ -170,36 +229,40 @@ async def test_second_misunderstanding_offers_a_person(count, key, offered) -> N
         ("contact_gender", "امرأة", "woman"),
         ("contact_gender", "liever een vrouw", "woman"),
         ("contact_setting", "لوحدي", "individual"),
-        ("contact_setting", "በይነይ ይሓይሽ", "individual"),
         ("contact_channel", "واتساب", "whatsapp"),
         ("contact_channel", "bel me maar", "phone"),
-        ("contact_channel", "ብተሌፎን", "phone"),
+        ("person_type", "maakt niet uit", "either"),
     ],
 )
-async def test_typed_answers_become_button_values(slot, typed, expected) -> None:
+async def test_typed_answers_to_the_open_question_become_button_values(slot, typed, expected) -> None:
     v = ValidateContactForm()
-    got = await getattr(v, f"validate_{slot}")(typed, CollectingDispatcher(), make_tracker(typed, "inform"), {})
+    t = make_tracker(typed, "inform", slots={"requested_slot": slot, "language": "ar" if typed[0] > "z" else "nl"})
+    got = await getattr(v, f"extract_{slot}")(CollectingDispatcher(), t, {})
     assert got == {slot: expected}
 
 
-async def test_unrecognised_typed_answer_is_kept_in_the_parents_words() -> None:
+async def test_an_unrelated_sentence_is_never_stored_as_an_answer() -> None:
     v = ValidateContactForm()
-    got = await v.validate_contact_channel("via mijn buurvrouw", CollectingDispatcher(), make_tracker("x", "inform"), {})
-    assert got == {"contact_channel": "via mijn buurvrouw"}
+    t = make_tracker("via mijn buurvrouw", "inform", slots={"requested_slot": "contact_channel", "language": "nl"})
+    assert await v.extract_contact_channel(CollectingDispatcher(), t, {}) == {}
+    assert await v.validate_contact_channel("via mijn buurvrouw", CollectingDispatcher(), t, {}) == {"contact_channel": None}
 
 
 async def test_typed_agreement_to_privacy_counts_as_consent() -> None:
     d = CollectingDispatcher()
-    t = make_tracker("ik ga akkoord", "deny", slots={"language": "nl"})  # NLU said deny; the parent typed the button
-    got = await ValidateIntakeForm().validate_consent("no", d, t, {})
+    t = make_tracker("ik ga akkoord", "inform", slots={"language": "nl", "requested_slot": "consent"})
+    assert await ValidateIntakeForm().extract_consent(d, t, {}) == {"consent": "yes"}
+    got = await ValidateIntakeForm().validate_consent("yes", d, t, {})
     assert got["consent"] == "yes" and got["consent_at"]
 
 
 async def test_handoff_consent_records_its_time() -> None:
-    got = await ValidateContactForm().validate_handoff_consent("ja", CollectingDispatcher(), make_tracker("ja", "affirm"), {})
+    got = await ValidateContactForm().validate_handoff_consent(True, CollectingDispatcher(), make_tracker("ja", "affirm"), {})
     assert got["handoff_consent"] is True and got["consent_at"]
-    got = await ValidateContactForm().validate_handoff_consent("nee", CollectingDispatcher(), make_tracker("nee", "deny"), {})
+    got = await ValidateContactForm().validate_handoff_consent(False, CollectingDispatcher(), make_tracker("nee", "deny"), {})
     assert got == {"handoff_consent": False}
+    got = await ValidateContactForm().validate_handoff_consent(None, CollectingDispatcher(), make_tracker("whatsapp", "inform"), {})
+    assert got == {"handoff_consent": None}
 
 
 async def test_misunderstood_words_are_kept_for_the_person() -> None:
@@ -207,25 +270,42 @@ async def test_misunderstood_words_are_kept_for_the_person() -> None:
     assert _slots(events)["concern_text"] == [{"text": "mijn zoon heeft problemen op school", "lang": "en"}]
 
 
-@pytest.mark.parametrize("typed, code", [("العربية", "ar"), ("English", "en"), ("arabisch", "ar"), ("ትግርኛ", "ti"), ("Türkçe", "tr")])
-async def test_a_typed_language_name_chooses_that_language(typed, code) -> None:
-    t = make_tracker(typed, "change_language", slots={"language": "nl", "language_name": "Nederlands"},
-                     language={"code": "nl", "confidence": 0.4})
-    assert _slots(await ActionSetLanguage().run(CollectingDispatcher(), t, {}))["language"] == code
-
-
-async def test_a_sentence_mentioning_a_language_is_not_a_choice() -> None:
-    t = make_tracker("mijn kind spreekt geen Arabisch meer thuis", "topic_multilingual",
-                     slots={"language": "nl", "language_name": "Nederlands"}, language={"code": "nl", "confidence": 0.99})
-    assert _slots(await ActionSetLanguage().run(CollectingDispatcher(), t, {})) == {}
+async def test_a_language_choice_entity_chooses_that_language() -> None:
+    t = make_tracker("العربية", "inform", slots={"language": "nl", "language_name": "Nederlands"},
+                     entities=[{"entity": "language_choice", "value": "ar"}], language={"code": "nl", "confidence": 0.4})
+    assert _slots(await ActionSetLanguage().run(CollectingDispatcher(), t, {}))["language"] == "ar"
 
 
 async def test_welcome_asks_to_confirm_a_supported_language() -> None:
     from actions.language import ActionAskLanguageOk
 
     d = CollectingDispatcher()
-    await ActionAskLanguageOk().run(d, make_tracker("مرحبا", "greet", language={"code": "ar", "confidence": 0.99}), {})
+    t = make_tracker("مرحبا كيف حالك اليوم", "greet", slots={"language": "ar"}, language={"code": "ar", "confidence": 0.99})
+    await ActionAskLanguageOk().run(d, t, {})
     assert _keys(d) == ["utter_ask_language_ok"]
+    titles = [b["title"] for b in d.messages[0]["buttons"]]
+    assert titles[:3] == ["العربية", "Nederlands", "English"]  # a choice of languages, never yes/no
+
+
+@pytest.mark.parametrize("text, options", [("سلام", ["ar", "fa", "prs", "ps"]), ("ሰላም", ["ti", "am"]), ("salam", ["nl", "en", "tr", "so"])])
+async def test_a_first_message_too_short_to_tell_gets_the_languages_of_its_script(text, options) -> None:
+    from actions.language import ActionAskLanguageOk
+
+    d = CollectingDispatcher()
+    await ActionAskLanguageOk().run(d, make_tracker(text, "greet", language={"code": "nl", "confidence": 0.98}), {})
+    assert _keys(d) == ["utter_language_choice_short"]
+    codes = [b["payload"].split('"')[3] for b in d.messages[0]["buttons"] if "language_choice" in b["payload"]]
+    assert codes == options
+
+
+async def test_persian_and_dari_are_offered_together() -> None:
+    from actions.language import ActionAskLanguageOk
+
+    d = CollectingDispatcher()
+    t = make_tracker("پسرم به مدرسه نمی رود چکار کنم", "topic_school", slots={"language": "prs"}, language={"code": "prs", "confidence": 0.9})
+    await ActionAskLanguageOk().run(d, t, {})
+    titles = [b["title"] for b in d.messages[0]["buttons"]]
+    assert titles[:2] == ["دری", "فارسی"]
 
 
 async def test_an_unsupported_language_gets_the_language_menu() -> None:
