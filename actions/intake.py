@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActionExecutionRejected, SlotSet
+from rasa_sdk.events import ActionExecutionRejected, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
@@ -174,15 +174,46 @@ class AskAction(Action, ABC):
 
 
 class ActionAskConsent(AskAction):
-    """The privacy message; the second time a short, plain yes/no question."""
+    """The welcome with its choice of languages, and the privacy question, in one turn.
+
+    So the parent's next "yes" answers the privacy question (a separate language
+    question before it used to swallow that yes). A first message too short to tell the
+    language gets only the choice of languages of its script; the welcome and the privacy
+    question follow once the language is known. After a language was chosen the privacy
+    text is shown in full again; otherwise the second time it is a short, plain yes/no.
+    """
 
     slot, response = "consent", "utter_ask_consent"
 
     def name(self) -> str:
         return "action_ask_consent"
 
-    def response_for(self, tracker: Tracker, count: int) -> str:
-        return "utter_ask_consent" if count == 0 else "utter_ask_consent_plain"
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        from actions.common import latest_entity
+        from actions.language import SHORT_MESSAGE_WORDS, ActionAskLanguageOk
+
+        asked = dict(tracker.get_slot("asked") or {})
+        count = int(asked.get(self.slot, 0))
+        text = (tracker.latest_message or {}).get("text") or ""
+        chose = bool(latest_entity(tracker, "language_choice"))
+        events: list[dict[str, Any]] = []
+        if not tracker.get_slot("language_ok"):
+            short = bool(text) and not is_payload(text) and len(text.split()) <= SHORT_MESSAGE_WORDS and not chose
+            welcome = CollectingDispatcher()
+            await ActionAskLanguageOk().run(welcome, tracker, domain)
+            dispatcher.messages.extend(welcome.messages)
+            if short and welcome.messages and welcome.messages[0].get("response") != "utter_ask_language_ok":
+                return [SlotSet("language_ok", True)]  # only the choice of languages this time
+            events.append(SlotSet("language_ok", True))
+            dispatcher.utter_message(response="utter_ask_consent")
+        elif chose or count == 0:
+            dispatcher.utter_message(response="utter_ask_consent")
+        else:
+            dispatcher.utter_message(response="utter_ask_consent_plain")
+        asked[self.slot] = count + 1
+        return events + [SlotSet("asked", asked)]
 
 
 class ActionAskChildrenAges(AskAction):
@@ -291,8 +322,27 @@ def topic_menu(dispatcher: CollectingDispatcher, tracker: Tracker, page: int = 1
         dispatcher.utter_message(response="utter_more_topics", buttons=buttons)
 
 
+#: Entities that say the parent wants to be contacted ("call me after 5, a man please").
+CONTACT_ENTITIES = ("person_type", "contact_channel", "contact_gender", "contact_setting", "contact_times")
+
+
+def resume_events(tracker: Tracker) -> list[dict[str, Any]]:
+    """Where an answer outside a form leads: ``[FollowupAction(form)]`` or ``[]``.
+
+    Contact wishes (or any answer after the offer of a person) start the contact
+    questions, which skip what is known; before the intake is done, the intake goes on.
+    """
+    entities = {e.get("entity") for e in (tracker.latest_message or {}).get("entities") or []}
+    if entities & set(CONTACT_ENTITIES) or (tracker.get_slot("offered_person") and latest_intent(tracker) == "inform"):
+        return [FollowupAction("contact_form")]
+    if not tracker.get_slot("intake_done") and latest_intent(tracker) in ("inform", "affirm", "deny"):
+        return [FollowupAction("intake_form")]
+    return []
+
+
 class ActionTopicMenu(Action):
-    """Shows the topic menu (page 2 when "more topics" was chosen)."""
+    """Shows the topic menu (page 2 when "more topics" was chosen) — or, for an answer that
+    belongs to an unfinished intake or to the contact questions, goes on with those."""
 
     def name(self) -> str:
         return "action_topic_menu"
@@ -303,8 +353,28 @@ class ActionTopicMenu(Action):
         from actions.common import latest_entity
 
         page = 2 if str(latest_entity(tracker, "menu_page") or "") == "2" else 1
+        if page == 1:
+            follow = resume_events(tracker)
+            if follow:
+                return follow
         topic_menu(dispatcher, tracker, page)
         return [SlotSet("offered_person", False)]
+
+
+class ActionResume(Action):
+    """A yes with no open question: go on with an unfinished intake or contact questions, else "anything else?"."""
+
+    def name(self) -> str:
+        return "action_resume"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        follow = resume_events(tracker)
+        if follow:
+            return follow
+        dispatcher.utter_message(response="utter_anything_else")
+        return []
 
 
 class ActionAfterIntake(Action):

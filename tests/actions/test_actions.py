@@ -56,10 +56,10 @@ async def test_ages_and_gemeente_come_from_entities_and_no_sentence_is_stored() 
 async def test_a_question_asked_twice_is_dropped_and_consent_is_then_asked_plainly() -> None:
     v = ValidateIntakeForm()
     d = CollectingDispatcher()
-    slots = ["language_ok", "consent", "children_ages", "municipality"]
+    slots = ["consent", "children_ages", "municipality"]
     t = make_tracker(slots={"language_ok": True, "asked": {"children_ages": 2}})
-    assert await v.required_slots(slots, d, t, {}) == ["language_ok", "consent", "municipality"]
-    events = await ActionAskConsent().run(d, make_tracker(slots={"asked": {"consent": 1}}), {})
+    assert await v.required_slots(slots, d, t, {}) == ["consent", "municipality"]
+    events = await ActionAskConsent().run(d, make_tracker(slots={"asked": {"consent": 1}, "language_ok": True}), {})
     assert _keys(d) == ["utter_ask_consent_plain"] and _slots(events)["asked"] == {"consent": 2}
 
 
@@ -68,6 +68,16 @@ async def test_an_answer_that_is_neither_yes_nor_no_is_never_a_refusal() -> None
     t = make_tracker("whatsapp in the afternoon", "inform")
     assert await ValidateIntakeForm().validate_consent(None, d, t, {}) == {"consent": None}
     assert await ValidateIntakeForm().extract_consent(d, make_tracker("whatsapp please", "inform", slots={"requested_slot": "consent"}), {}) == {}
+
+
+async def test_the_welcome_and_the_privacy_question_come_in_one_turn() -> None:
+    d = CollectingDispatcher()
+    t = make_tracker("hello I have a question about my son", "greet", slots={"language": "en"})
+    events = await ActionAskConsent().run(d, t, {})
+    assert _keys(d) == ["utter_ask_language_ok", "utter_ask_consent"] and _slots(events)["language_ok"] is True
+    d = CollectingDispatcher()
+    events = await ActionAskConsent().run(d, make_tracker("salam", "greet", language={"code": "nl", "confidence": 0.98}), {})
+    assert _keys(d) == ["utter_language_choice_short"] and "asked" not in _slots(events)
 
 
 def test_a_topic_or_a_question_out_of_scope_interrupts_the_form() -> None:

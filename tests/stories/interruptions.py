@@ -43,9 +43,6 @@ def _start(ex: dict[str, str]) -> list[dict[str, Any]]:
         _user(ex["greet"], "greet"),
         {"action": "intake_form"},
         {"active_loop": "intake_form"},
-        {"slot_was_set": [{"requested_slot": "language_ok"}]},
-        _user(ex["affirm"], "affirm"),
-        {"action": "intake_form"},
         {"slot_was_set": [{"language_ok": True}, {"requested_slot": "consent"}]},
     ]
 

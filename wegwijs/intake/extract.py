@@ -216,7 +216,9 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
         after = toks[idx + 1][0] if idx + 1 < len(toks) else ""
         is_after = before in words.after_words or before2 in words.after_words and before in words.hour_words
         is_before = before in words.before_words or before2 in words.before_words and before in words.hour_words
-        is_hour = after in words.hour_words
+        if after in words.age_words or after in words.months_words or after in words.weeks_words:
+            continue  # "after 3 years", "na 4 jaar": a duration or an age, not a clock time
+        is_hour = after in words.hour_words or (before in words.hour_words and before not in ("am", "u"))
         minutes = None
         if idx + 1 < len(toks) and toks[idx + 1][1] is not None and (n, f"{toks[idx + 1][1]:02d}") in {
             (h, m) for h, m in hhmm
@@ -263,6 +265,9 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
         if n is None or idx in skip:
             continue
         after = toks[idx + 1][0] if idx + 1 < len(toks) else ""
+        before = toks[idx - 1][0] if idx > 0 else ""
+        if before in words.after_words or before in words.before_words:
+            continue  # "after 3 years", "بعد ٣ سنين": a duration, not a child's age
         is_weeks = after in words.weeks_words
         is_months = not is_weeks and (
             after in words.months_words or (is_arabic_script(after) and after[1:] in words.months_words)
