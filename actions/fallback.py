@@ -14,6 +14,21 @@ from actions.common import remember_concern
 OFFER_HUMAN_AFTER = 2
 
 
+def misunderstood(dispatcher: CollectingDispatcher, tracker: Tracker, first_response: str) -> list[dict[str, Any]]:
+    """Say so (``first_response``); the second misunderstanding in a row offers a person.
+
+    The words are kept for the person either way: what we did not understand may be
+    exactly what they must read.
+    """
+    count = int(tracker.get_slot("fallback_count") or 0) + 1
+    concern = SlotSet("concern_text", remember_concern(tracker))
+    if count >= OFFER_HUMAN_AFTER:
+        dispatcher.utter_message(response="utter_offer_human_after_fallback")
+        return [SlotSet("fallback_count", 0.0), SlotSet("offered_person", True), concern]
+    dispatcher.utter_message(response=first_response)
+    return [SlotSet("fallback_count", float(count)), concern]
+
+
 class ActionFallback(Action):
     """Says it did not understand; the second time in a row, offers a person."""
 
@@ -23,11 +38,7 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        count = int(tracker.get_slot("fallback_count") or 0) + 1
-        # what we did not understand may be exactly what the person must read
-        concern = SlotSet("concern_text", remember_concern(tracker))
-        if count >= OFFER_HUMAN_AFTER:
-            dispatcher.utter_message(response="utter_offer_human_after_fallback")
-            return [SlotSet("fallback_count", 0.0), SlotSet("offered_person", True), concern]
-        dispatcher.utter_message(response="utter_not_understood")
-        return [SlotSet("fallback_count", float(count)), SlotSet("offered_person", False), concern]
+        events = misunderstood(dispatcher, tracker, "utter_not_understood")
+        if not any(e.get("name") == "offered_person" for e in events):
+            events.append(SlotSet("offered_person", False))
+        return events

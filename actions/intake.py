@@ -297,15 +297,9 @@ class ActionNotUnderstood(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        from actions.fallback import OFFER_HUMAN_AFTER
+        from actions.fallback import misunderstood
 
-        count = int(tracker.get_slot("fallback_count") or 0) + 1
-        concern = SlotSet("concern_text", remember_concern(tracker))
-        if count >= OFFER_HUMAN_AFTER:
-            dispatcher.utter_message(response="utter_offer_human_after_fallback")
-            return [SlotSet("fallback_count", 0.0), SlotSet("offered_person", True), concern]
-        dispatcher.utter_message(response="utter_answer_not_understood")
-        return [SlotSet("fallback_count", float(count)), concern]
+        return misunderstood(dispatcher, tracker, "utter_answer_not_understood")
 
 
 def topic_menu(dispatcher: CollectingDispatcher, tracker: Tracker, page: int = 1) -> None:
