@@ -26,6 +26,7 @@ FEATURE_CLIS = (
 #: Commands whose module parses its own arguments (``module.main(argv) -> int``).
 PASS_THROUGH = {
     "eval-conversations": lambda: importlib.import_module("wegwijs.conversations"),
+    "safety-report": lambda: importlib.import_module("wegwijs.safety_report"),
 }
 
 
