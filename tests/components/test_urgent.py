@@ -8,6 +8,7 @@ tested by fixing its scores.
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
@@ -149,6 +150,18 @@ def test_choose_threshold_is_the_highest_keeping_recall(
     assert chosen["precision"] == pytest.approx(precision)
 
 
+def test_keyword_hits_count_as_caught_when_choosing_the_threshold() -> None:
+    y = [True, True, True, True, False, False]
+    scores = [0.9, 0.8, 0.7, 0.05, 0.5, 0.1]
+
+    alone = choose_threshold(y, scores, 1.0)
+    together = choose_threshold(y, scores, 1.0, always_flagged=[False, False, False, True, False, False])
+
+    assert alone["threshold"] == pytest.approx(0.05)
+    assert together["threshold"] == pytest.approx(0.7)
+    assert together["recall"] == 1.0 and together["precision"] == 1.0
+
+
 def test_training_stores_threshold_and_metrics(trained) -> None:
     component, storage, resource, _ = trained
 
@@ -156,6 +169,10 @@ def test_training_stores_threshold_and_metrics(trained) -> None:
     assert 0.0 < component.threshold <= 1.0
     with storage.read_from(resource) as directory:
         assert {"urgent.joblib", "keywords.json", "metrics.json"} <= {p.name for p in directory.iterdir()}
+        metrics = json.loads((directory / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["held_out"]["recall"] >= 0.99
+    assert metrics["threshold"] == component.threshold
+    assert 0.0 <= metrics["held_out"]["false_alarm_rate_nlu"] <= 1.0
 
 
 # ------------------------------------------------------------------ outputs

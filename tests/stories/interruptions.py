@@ -92,9 +92,8 @@ def stories_for(lang: str) -> dict[str, Any]:
         {
             "story": f"an emergency during the privacy question gets the numbers first, then the question goes on ({lang})",
             "steps": _start(ex) + [
-                _user(ex["urgent_help"], "urgent_help", [{"urgent_category": "violence_at_home"}]),
-                {"slot_was_set": [{"urgent_category": "violence_at_home"}]},
-                {"action": "utter_urgent_violence_at_home"},
+                _user(ex["urgent_help"], "urgent_help"),
+                {"action": "utter_urgent_help"},
                 {"action": "action_urgent_referral"},
                 _user(ex["affirm"], "affirm"),
                 {"action": "intake_form"},
@@ -102,16 +101,13 @@ def stories_for(lang: str) -> dict[str, Any]:
             ],
         },
         {
-            "story": f"delete during the intake asks first; no keeps everything ({lang})",
+            "story": f"delete during the intake asks first ({lang})",
             "steps": _start(ex) + [
                 _user(ex["delete_my_data"], "delete_my_data"),
                 {"action": "action_ask_delete"},
                 {"slot_was_set": [{"delete_pending": True}]},
                 {"action": "action_deactivate_loop"},
                 {"active_loop": None},
-                _user(ex["deny"], "deny"),
-                {"action": "action_delete_cancelled"},
-                {"slot_was_set": [{"delete_pending": False}]},
             ],
         },
     ]
