@@ -287,6 +287,18 @@ def build_parser(parser: Optional[argparse.ArgumentParser] = None) -> argparse.A
     return parser
 
 
+def _quiet_logging() -> None:
+    """Warnings only, on stderr: stdout carries the report (``--json`` must parse).
+
+    Rasa logs every parse through structlog, whose default prints debug lines to stdout.
+    """
+    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    logging.getLogger().setLevel(logging.WARNING)
+    from rasa.utils.log_utils import configure_structlog
+
+    configure_structlog(logging.WARNING)
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs the report for parsed ``args``; returns the exit code (1 below the minimums)."""
     try:
@@ -298,6 +310,7 @@ def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("RASA_TELEMETRY_ENABLED", "false")
     if str(REPO_ROOT) not in sys.path:  # custom components are imported by module path
         sys.path.insert(0, str(REPO_ROOT))
+    _quiet_logging()
     from rasa.core.agent import Agent
 
     agent = Agent.load(str(model))

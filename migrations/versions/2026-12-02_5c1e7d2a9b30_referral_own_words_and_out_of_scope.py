@@ -1,4 +1,4 @@
-"""Referral: the parent's own words for contact times, out-of-scope questions, pregnancy months.
+"""Referral own words and out of scope: contact times in the parent's words, out-of-scope questions, pregnancy months.
 
 Revision ID: 5c1e7d2a9b30
 Revises: 1a45e4f586c4

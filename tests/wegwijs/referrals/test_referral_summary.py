@@ -53,7 +53,7 @@ def test_summary_has_every_item_of_brief_section_9() -> None:
         "Warme overdracht Wegwijs — referentie WW-7KQ3MX",
         "Aangemaakt op: 29-11-2026 10:15 (Nederlandse tijd)",
         "Gemeente: Utrecht",
-        "Gevraagd: beide (klantmanager of sleutelpersoon)",
+        "Gevraagd: klantmanager of sleutelpersoon (de ouder heeft geen voorkeur)",
         "Taal van de ouder: Arabisch (ar); tolk nodig: ja",
         "Kinderen: 3 (leeftijden: jonger dan 1 jaar, 4 en 13 jaar)",
         "Zwanger: ja",
@@ -98,14 +98,14 @@ def test_summary_of_a_sparse_normal_referral() -> None:
         )
     )
     for line in [
-        "Gemeente: niet opgegeven",
+        "Gemeente: niet gezegd",
         "Gevraagd: klantmanager",
         "Taal van de ouder: Arabisch (ar); tolk nodig: niet gevraagd",
-        "Kinderen: niet opgegeven",
+        "Kinderen: niet gezegd",
         "Onderwerpen: geen gekozen",
         "Vraag van de ouder: niet in eigen woorden beschreven",
         "Urgentie: normaal",
-        "Voorkeur contact: geen voorkeur opgegeven; tijden: niet opgegeven",
+        "Voorkeur contact: niet gezegd; tijden: niet gezegd",
         "Toestemming om te delen: niet vastgelegd",
     ]:
         assert line in text.splitlines(), f"missing {line!r} in:\n{text}"
