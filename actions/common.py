@@ -73,22 +73,3 @@ def remember_concern(tracker: Tracker) -> list[dict[str, str]]:
     if text and not is_payload(text) and all(c.get("text") != text for c in concern):
         concern.append({"text": text[:1000], "lang": tracker.get_slot("language") or "und"})
     return concern[-5:]
-
-
-def typed_button(tracker: Tracker, response_key: str) -> str | None:
-    """The payload of a button of ``response_key`` whose title the parent typed, in any language.
-
-    A parent may type "ik ga akkoord" instead of pressing the button: the titles of that
-    response's buttons in every language are matched (whole words) against the text.
-    """
-    from wegwijs.intake.answers import match_answer, norm_title
-
-    text = (tracker.latest_message or {}).get("text") or ""
-    if not text or is_payload(text):
-        return None
-    words: dict[str, set[str]] = {}
-    for pack in store().packs.values():
-        resp = pack.responses.get(response_key)
-        for b in resp.buttons if resp else []:
-            words.setdefault(b.payload, set()).add(norm_title(b.title))
-    return match_answer(text, words)

@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import in_thread, is_payload, latest_intent, pack_for, remember_concern, words_for
-from actions.intake import MAX_ASKS, AskAction, asked_count, interruption_events
+from actions.intake import MAX_ASKS, AskAction, asked_count, fills_a_slot, interruption_events, still_asked
 from wegwijs import handoff
 from wegwijs.intake.extract import answer_for, extract
 
@@ -49,7 +49,7 @@ class ValidateContactForm(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[str]:
-        slots = [s for s in domain_slots if not (tracker.get_slot(s) is None and asked_count(tracker, s) >= MAX_ASKS)]
+        slots = still_asked(tracker, domain_slots)
         if tracker.get_slot("consent") == "yes":
             return [s for s in slots if s != "handoff_consent"]
         if tracker.get_slot("handoff_consent") is False or (
@@ -61,11 +61,9 @@ class ValidateContactForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         events = await super().run(dispatcher, tracker, domain)
-        answered = any(e.get("event") == "slot" and e.get("name") != "requested_slot" and e.get("value") is not None
-                       for e in events)
         if latest_intent(tracker) == "request_human":
             return events  # "I want my klantmanager" answers the person question: go on
-        return events + interruption_events(tracker, "contact_form", answered)
+        return events + interruption_events(tracker, "contact_form", fills_a_slot(events))
 
     def _typed(self, tracker: Tracker, slot: str) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != slot:

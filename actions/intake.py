@@ -48,6 +48,17 @@ def asked_count(tracker: Tracker, slot: str) -> int:
     return int((tracker.get_slot("asked") or {}).get(slot, 0))
 
 
+def still_asked(tracker: Tracker, slots: list[str]) -> list[str]:
+    """``slots`` without those asked twice and still unanswered (left as "niet gezegd")."""
+    return [s for s in slots if not (tracker.get_slot(s) is None and asked_count(tracker, s) >= MAX_ASKS)]
+
+
+def fills_a_slot(events: list[dict[str, Any]]) -> bool:
+    """Whether a validation run set any form slot (``requested_slot`` aside) to a value."""
+    return any(e.get("event") == "slot" and e.get("name") != "requested_slot" and e.get("value") is not None
+               for e in events)
+
+
 def answered_since_user(tracker: Tracker, form: str) -> bool:
     """True when another action (a rule's answer) ran since the latest user message.
 
@@ -88,20 +99,15 @@ class ValidateIntakeForm(FormValidationAction):
         tracker: Tracker,
         domain: dict[str, Any],
     ) -> list[str]:
-        slots = []
-        for slot in domain_slots:
-            if tracker.get_slot(slot) is None and asked_count(tracker, slot) >= MAX_ASKS:
-                continue  # asked twice without an answer: leave it ("niet gezegd")
-            if slot == "children_ages" and tracker.get_slot("pregnant") and asked_count(tracker, slot) >= 1:
-                continue  # "I am pregnant" answered the ages question
-            slots.append(slot)
-        return slots
+        return [
+            slot for slot in still_asked(tracker, domain_slots)
+            # "I am pregnant" answered the ages question
+            if not (slot == "children_ages" and tracker.get_slot("pregnant") and asked_count(tracker, slot) >= 1)
+        ]
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         events = await super().run(dispatcher, tracker, domain)
-        answered = any(e.get("event") == "slot" and e.get("name") != "requested_slot" and e.get("value") is not None
-                       for e in events)
-        return events + interruption_events(tracker, "intake_form", answered)
+        return events + interruption_events(tracker, "intake_form", fills_a_slot(events))
 
     async def extract_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         """A typed yes/no to the privacy question ("ik ga akkoord", "موافقة")."""

@@ -12,22 +12,6 @@ from actions.common import latest_entity, latest_intent, pack_for, store
 from wegwijs.language import choose_language, script_of
 
 
-def typed_language_name(text: str, s: Any) -> str | None:
-    """The code of a language whose name the parent typed ("العربية", "Arabic", "Arabisch"), else None.
-
-    Only short messages (≤ 3 words) that are a language's own, English or Dutch name count,
-    so a parent without buttons can still pick a language from the menu.
-    """
-    norm = " ".join(text.lower().split())
-    if not norm or len(norm.split()) > 3:
-        return None
-    for code, pack in s.packs.items():
-        names = {pack.meta.name.lower(), pack.meta.english_name.lower(), pack.meta.dutch_name.lower(), code}
-        if norm in names:
-            return code
-    return None
-
-
 class ActionSetLanguage(Action):
     """Custom slot mapping of ``language``; runs after every user message.
 

@@ -50,6 +50,7 @@ from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.components.language_id import LANGUAGE, LANGUAGE_CODE, LANGUAGE_CONFIDENCE
+from bot.components.safety import resolve_languages_dir  # a path relative to the repository root
 from wegwijs.intake.extract import Words, extract
 from wegwijs.intake.gemeenten import GemeenteMatcher
 from wegwijs.intake.language_names import LanguageNames
@@ -59,11 +60,6 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: LID confidence above which the message's language is reported as ``detected_language``.
 DETECTED_CONFIDENCE = 0.7
-
-
-def _resolve(value: Text) -> Path:
-    path = Path(value).expanduser()
-    return path if path.is_absolute() else REPO_ROOT / path
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
@@ -87,14 +83,11 @@ class IntakeEntityExtractor(GraphComponent, EntityExtractorMixin):
     def __init__(self, config: Dict[Text, Any]) -> None:
         """Loads the word lists and the gemeente matcher."""
         self.component_config = {**self.get_default_config(), **config}
-        languages_dir = _resolve(self.component_config["languages_dir"])
+        languages_dir = resolve_languages_dir(self.component_config["languages_dir"])
         self._parsing: Dict[str, Any] = {}
         for path in sorted(languages_dir.glob("*/parsing.yml")):
             self._parsing[path.parent.name] = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        gemeenten = _resolve(self.component_config["gemeenten_file"])
-        if not gemeenten.exists() or (gemeenten.is_dir() and not any(gemeenten.glob("*.yml"))):
-            # older checkouts: the short registry
-            gemeenten = REPO_ROOT / "municipalities" / "registry.yml"
+        gemeenten = resolve_languages_dir(self.component_config["gemeenten_file"])
         self._gemeenten = GemeenteMatcher.load(gemeenten)
         self._names = LanguageNames.load(languages_dir)
         self._words_cache: Dict[str, Words] = {}
@@ -115,9 +108,9 @@ class IntakeEntityExtractor(GraphComponent, EntityExtractorMixin):
         """sha256 over every parsing.yml, meta.yml, registry.yml and the gemeente file."""
         merged = {**cls.get_default_config(), **config}
         digest = hashlib.sha256()
-        root = _resolve(merged["languages_dir"])
+        root = resolve_languages_dir(merged["languages_dir"])
         files = sorted(root.glob("*/parsing.yml")) + sorted(root.glob("*/meta.yml")) + [root / "registry.yml"]
-        gemeenten = _resolve(merged["gemeenten_file"])
+        gemeenten = resolve_languages_dir(merged["gemeenten_file"])
         files += sorted(gemeenten.glob("*.yml")) if gemeenten.is_dir() else [gemeenten]
         for path in files:
             if path.exists():
