@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import Any, Iterable, Mapping, Sequence
 
 from wegwijs.intake.gemeenten import GemeenteMatcher
@@ -141,23 +142,46 @@ class Extraction:
 _TIME_HHMM = re.compile(r"\b(\d{1,2})[:.h](\d{2})\b")
 
 
+_CLITIC = "(?:ال|بال|وال|لل|فال|ب|ل|و|ف|ك)?"
+
+
+@lru_cache(maxsize=8192)
+def _patterns(words: frozenset[str]) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """Compiled matchers for a word list: whole words (an Arabic word may carry a clitic
+    prefix), and Arabic-script phrases of 4+ letters anywhere (clitics attach)."""
+    listed = sorted((w for w in words if w), key=len, reverse=True)
+    if not listed:
+        return None, None
+    whole = re.compile(r"(?:^|(?<=\s))" + _CLITIC + "(" + "|".join(map(re.escape, listed)) + r")(?=\s|$)")
+    inner = [w for w in listed if is_arabic_script(w) and len(w) >= 4]
+    anywhere = re.compile("(" + "|".join(map(re.escape, inner)) + ")") if inner else None
+    return whole, anywhere
+
+
+def _longest(norm: str, words: Iterable[str]) -> str | None:
+    """The longest of ``words`` that occurs in ``norm`` (see :func:`_patterns`), else None."""
+    whole, anywhere = _patterns(frozenset(words))
+    found = [m.group(1) for p in (whole, anywhere) if p is not None for m in p.finditer(norm)]
+    return max(found, key=len) if found else None
+
+
 def _contains(norm: str, phrase: str) -> bool:
     """Whole-word occurrence; Arabic-script phrases also match with a clitic prefix attached."""
-    if not phrase:
-        return False
-    if is_arabic_script(phrase):
-        return re.search(r"(?:^|\s)(?:ال|بال|وال|لل|فال|ب|ل|و|ف|ك)?" + re.escape(phrase) + r"(?=\s|$)", norm) is not None \
-            or (len(phrase) >= 4 and phrase in norm)
-    return re.search(r"(?:^|\s)" + re.escape(phrase) + r"(?=\s|$)", norm) is not None
+    return bool(phrase) and _longest(norm, (phrase,)) is not None
+
+
+def _any(norm: str, words: Iterable[str]) -> bool:
+    """Whether any of ``words`` occurs in ``norm``."""
+    return _longest(norm, words) is not None
 
 
 def _find_value(norm: str, values: Mapping[str, set[str]]) -> tuple[str, str] | None:
     """The value whose longest word occurs in ``norm``: ``(value, word)``, else None."""
     best: tuple[int, str, str] | None = None
     for value, words in values.items():
-        for w in words:
-            if _contains(norm, w) and (best is None or len(w) > best[0]):
-                best = (len(w), value, w)
+        w = _longest(norm, words)
+        if w is not None and (best is None or len(w) > best[0]):
+            best = (len(w), value, w)
     return (best[1], best[2]) if best else None
 
 
@@ -229,7 +253,7 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
         if not 0 <= n <= 24:
             continue
         hour = n
-        pm_hint = any(_contains(norm, w) for w in words.time_words.get("afternoon", set()) | words.time_words.get("evening", set()))
+        pm_hint = _any(norm, words.time_words.get("afternoon", set()) | words.time_words.get("evening", set()))
         if 1 <= hour <= 7 and (minutes is None or pm_hint or is_after):
             hour += 12  # "after 5" in a conversation about being called back: 17:00
         label = f"{hour:02d}:{(minutes or 0):02d}"
@@ -239,9 +263,9 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
             used.add(idx + 1)
         if after in words.hour_words:
             used.add(idx + 1)
-    days = [DAY_NAMES_NL[d] for d in DAYS_NL if any(_contains(norm, w) for w in words.day_words.get(d, ()))]
-    dayparts = [TIME_NL[k] for k in ("morning", "afternoon", "evening") if any(_contains(norm, w) for w in words.time_words.get(k, ()))]
-    other = [TIME_NL[k] for k in ("weekend", "weekdays", "anytime") if any(_contains(norm, w) for w in words.time_words.get(k, ()))]
+    days = [DAY_NAMES_NL[d] for d in DAYS_NL if _any(norm, words.day_words.get(d, ()))]
+    dayparts = [TIME_NL[k] for k in ("morning", "afternoon", "evening") if _any(norm, words.time_words.get(k, ()))]
+    other = [TIME_NL[k] for k in ("weekend", "weekdays", "anytime") if _any(norm, words.time_words.get(k, ()))]
     text_parts: list[str] = []
     if days or dayparts:
         day_text = " en ".join(days) if len(days) <= 2 else ", ".join(days[:-1]) + " en " + days[-1]
@@ -255,12 +279,12 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
 def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, list[int] | None, bool, int | None]:
     """``(ages, bare numbers, pregnant, pregnancy months)``."""
     toks = _tokens_with_numbers(norm, words)
-    pregnant = any(_contains(norm, w) for w in words.pregnancy_words)
+    pregnant = _any(norm, words.pregnancy_words)
     preg_months: int | None = None
     has_cue = any(t in words.age_words or t in words.months_words or t in words.weeks_words for t, _ in toks) \
-        or any(_contains(norm, w) for w in words.age_words if " " in w or is_arabic_script(w))
+        or _any(norm, [w for w in words.age_words if " " in w or is_arabic_script(w)])
     ages: list[int] = []
-    preg_positions = [i for i, (t, _) in enumerate(toks) if any(_contains(t, w) for w in words.pregnancy_words)]
+    preg_positions = [i for i, (t, _) in enumerate(toks) if _any(t, words.pregnancy_words)]
     for idx, (tok, n) in enumerate(toks):
         if n is None or idx in skip:
             continue
@@ -352,7 +376,7 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     # clock times and weekdays are contact times on their own; "at night", "all day" only with a cue
     strong_times = bool(times and re.search(r"\d\d:\d\d|(maan|dins|woens|donder|vrij|zater|zon)dag", times.nl))
     strong_channel = bool(channel and " " in channel[1])
-    context = bool(person or strong_channel or strong_times or any(_contains(norm, c) for c in words.preference_cues))
+    context = bool(person or strong_channel or strong_times or _any(norm, words.preference_cues))
     if times and not (strong_times or context or open_question == "contact_times"):
         out.contact_times = None
     if channel and (context or len(norm.split()) <= 3 or channel[0] == "whatsapp"):
