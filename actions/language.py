@@ -65,14 +65,19 @@ def language_menu_buttons() -> list[dict[str, str]]:
     ]
 
 
-#: Languages offered for a message too short to tell, by its script (BRIEF §3, issue 6).
-SCRIPT_CHOICES = {
-    "ETHIOPIC": ["ti", "am"],
-    "ARABIC": ["ar", "fa", "prs", "ps"],
-    "LATIN": ["nl", "en", "tr", "so"],
-}
-#: Languages the detector cannot tell apart reliably: offered together.
-CONFUSABLE = {"fa": ["fa", "prs"], "prs": ["prs", "fa"]}
+def script_choices(script: str | None) -> list[str]:
+    """Supported languages written in ``script`` (their own name's script), in menu order:
+    what a message too short to tell is offered (BRIEF §3)."""
+    s = store()
+    return [c for c in s.registry.supported if script and script_of(s.packs[c].meta.name) == script]
+
+
+def confusable_with(code: str | None) -> list[str]:
+    """``code`` and the languages the detector mixes it up with (registry ``confusable``)."""
+    for group in store().registry.confusable:
+        if code in group:
+            return [code, *[c for c in group if c != code]]
+    return [code] if code else []
 #: A first message with at most this many words is "too short to tell".
 SHORT_MESSAGE_WORDS = 2
 
@@ -121,11 +126,11 @@ class ActionAskLanguageOk(Action):
         words = len(text.split())
         if text and not text.startswith("/") and words <= SHORT_MESSAGE_WORDS:
             script = script_of(text)
-            choices = SCRIPT_CHOICES.get(script or "", [])
+            choices = script_choices(script)
             if choices:
                 dispatcher.utter_message(response="utter_language_choice_short", buttons=language_buttons(choices))
                 return []
-        offer = CONFUSABLE.get(current or "", [current]) + ["nl", "en"]
+        offer = confusable_with(current) + ["nl", "en"]
         dispatcher.utter_message(response="utter_ask_language_ok", buttons=language_buttons(offer))
         return []
 

@@ -206,5 +206,7 @@ class Registry(BaseModel):
     safety_categories: list[str]
     #: other names parents type for a language (besides meta.yml's three)
     language_aliases: dict[str, list[str]] = Field(default_factory=dict)
+    #: groups of languages the detector cannot tell apart reliably: offered together
+    confusable: list[list[str]] = Field(default_factory=list)
     #: words that turn "someone who speaks Tigrinya" into a request for a person
     language_choice_blockers: list[str] = Field(default_factory=list)
