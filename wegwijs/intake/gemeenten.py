@@ -21,10 +21,9 @@ Pure code; the YAML is read once by :meth:`GemeenteMatcher.load`.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -76,7 +75,8 @@ class GemeenteMatcher:
         """Builds a matcher from a parsed ``gemeenten.yml`` (or the older ``registry.yml``).
 
         Raises:
-            ValueError: a gemeente entry has no name, or a spelling is claimed by two gemeenten.
+            ValueError: a gemeente entry has no name. (A spelling claimed by two gemeenten
+                goes to the one whose official name it is, else to the first entry.)
         """
         m = cls()
         entries = data.get("gemeenten") or []
@@ -197,11 +197,3 @@ class GemeenteMatcher:
                     gemeente, _ = self.names[hit[0]]
                     return GemeenteMatch(gemeente, run, "fuzzy")
         return None
-
-
-def iter_names(matcher: GemeenteMatcher) -> Iterable[str]:
-    """Every normalised name the matcher knows (for coverage reports)."""
-    return matcher.names.keys()
-
-
-_SPACES = re.compile(r"\s+")
