@@ -101,13 +101,32 @@ def stories_for(lang: str) -> dict[str, Any]:
             ],
         },
         {
-            "story": f"delete during the intake asks first ({lang})",
+            "story": f"delete during the intake asks first; no keeps everything ({lang})",
             "steps": _start(ex) + [
                 _user(ex["delete_my_data"], "delete_my_data"),
                 {"action": "action_ask_delete"},
                 {"slot_was_set": [{"delete_pending": True}]},
                 {"action": "action_deactivate_loop"},
                 {"active_loop": None},
+                _user(ex["deny"], "deny"),
+                {"action": "action_delete_cancelled"},
+                {"slot_was_set": [{"delete_pending": False}]},
+            ],
+        },
+        {
+            "story": f"delete asks first; yes deletes, and the conversation can start again ({lang})",
+            "steps": _start(ex) + [
+                _user(ex["delete_my_data"], "delete_my_data"),
+                {"action": "action_ask_delete"},
+                {"slot_was_set": [{"delete_pending": True}]},
+                {"action": "action_deactivate_loop"},
+                {"active_loop": None},
+                _user(ex["affirm"], "affirm"),
+                {"action": "action_delete_my_data"},
+                {"slot_was_set": [{"delete_pending": False}]},
+                _user(ex["greet"], "greet"),
+                {"action": "intake_form"},
+                {"active_loop": "intake_form"},
             ],
         },
     ]
