@@ -8,20 +8,59 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import remember_concern
+from actions.common import pack_for, remember_concern
 
 #: Misunderstandings in a row before a person is offered.
 OFFER_HUMAN_AFTER = 2
+#: "Did you mean X or Y?": the two best intents are topics, the best has at least this
+#: confidence and the second is at most CLOSE_GAP below it (confidences of the intent
+#: classifier, 0-1; the FallbackClassifier in config.yml fires below 0.3 or within 0.05).
+MIN_TOPIC_CONFIDENCE = 0.12
+CLOSE_GAP = 0.15
 
 
-def misunderstood(dispatcher: CollectingDispatcher, tracker: Tracker, first_response: str) -> list[dict[str, Any]]:
+def close_topics(parse_data: dict[str, Any] | None) -> list[str]:
+    """The two topics to offer when the classifier hesitated between them, else ``[]``.
+
+    Args:
+        parse_data: the latest message's parse result (``intent_ranking`` as Rasa gives it:
+            ``[{"name", "confidence"}, ...]``, best first, ``nlu_fallback`` possibly on top).
+
+    Returns:
+        Two topic names without the ``topic_`` prefix, best first, e.g. ``["behaviour", "wellbeing"]``.
+    """
+    ranking = [r for r in (parse_data or {}).get("intent_ranking") or [] if r.get("name") != "nlu_fallback"]
+    if len(ranking) < 2:
+        return []
+    first, second = ranking[0], ranking[1]
+    names = [str(first.get("name") or ""), str(second.get("name") or "")]
+    if not all(n.startswith("topic_") for n in names):
+        return []
+    top, runner_up = float(first.get("confidence") or 0), float(second.get("confidence") or 0)
+    if top < MIN_TOPIC_CONFIDENCE or top - runner_up > CLOSE_GAP:
+        return []
+    return [n[len("topic_"):] for n in names]
+
+
+def misunderstood(
+    dispatcher: CollectingDispatcher, tracker: Tracker, first_response: str, *, offer_topics: bool = False
+) -> list[dict[str, Any]]:
     """Say so (``first_response``); the second misunderstanding in a row offers a person.
 
-    The words are kept for the person either way: what we did not understand may be
-    exactly what they must read.
+    With ``offer_topics``, a message the classifier read as two close topics gets
+    "did you mean X or Y?" with the two topics as buttons instead (not counted as a
+    misunderstanding). The words are kept for the person either way: what we did not
+    understand may be exactly what they must read.
     """
-    count = int(tracker.get_slot("fallback_count") or 0) + 1
     concern = SlotSet("concern_text", remember_concern(tracker))
+    topics = close_topics(tracker.latest_message) if offer_topics else []
+    if topics:
+        pack = pack_for(tracker)
+        buttons = [{"title": pack.topics[t], "payload": f"/topic_{t}"} for t in topics if t in pack.topics]
+        if len(buttons) == 2:
+            dispatcher.utter_message(response="utter_did_you_mean", buttons=buttons)
+            return [concern]
+    count = int(tracker.get_slot("fallback_count") or 0) + 1
     if count >= OFFER_HUMAN_AFTER:
         dispatcher.utter_message(response="utter_offer_human_after_fallback")
         return [SlotSet("fallback_count", 0.0), SlotSet("offered_person", True), concern]
@@ -38,7 +77,7 @@ class ActionFallback(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        events = misunderstood(dispatcher, tracker, "utter_not_understood")
+        events = misunderstood(dispatcher, tracker, "utter_not_understood", offer_topics=True)
         if not any(e.get("name") == "offered_person" for e in events):
             events.append(SlotSet("offered_person", False))
         return events

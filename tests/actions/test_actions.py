@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.fallback import ActionFallback
@@ -14,6 +17,8 @@ from tests.actions.conftest import make_tracker
 from actions.common import store
 from wegwijs import bootstrap
 from wegwijs.referrals import service
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _slots(events) -> dict:
@@ -231,6 +236,38 @@ async def test_second_misunderstanding_offers_a_person(count, key, offered) -> N
     d = CollectingDispatcher()
     events = await ActionFallback().run(d, make_tracker("xyz", "nlu_fallback", slots={"fallback_count": float(count)}), {})
     assert _keys(d) == [key] and _slots(events)["offered_person"] is offered
+
+
+def _ranked(*pairs: tuple[str, float]) -> list[dict]:
+    return [{"name": "nlu_fallback", "confidence": 0.3}] + [{"name": n, "confidence": c} for n, c in pairs]
+
+
+@pytest.mark.parametrize(
+    "ranking, expected",
+    [
+        (_ranked(("topic_behaviour", 0.28), ("topic_wellbeing", 0.25), ("greet", 0.1)), ["behaviour", "wellbeing"]),
+        (_ranked(("topic_behaviour", 0.45), ("topic_wellbeing", 0.10)), []),  # not close
+        (_ranked(("topic_behaviour", 0.28), ("greet", 0.26)), []),  # not two topics
+        (_ranked(("topic_school", 0.08), ("topic_money", 0.07)), []),  # too unsure
+        (_ranked(("topic_school", 0.3)), []),
+    ],
+)
+def test_close_topics(ranking, expected) -> None:
+    from actions.fallback import close_topics
+
+    assert close_topics({"intent_ranking": ranking}) == expected
+
+
+async def test_two_close_topics_are_offered_as_buttons_without_counting_a_misunderstanding() -> None:
+    d = CollectingDispatcher()
+    t = make_tracker("hij luistert niet en slaapt slecht", "nlu_fallback", slots={"fallback_count": 1.0, "language": "nl"})
+    t.latest_message["intent_ranking"] = _ranked(("topic_behaviour", 0.28), ("topic_wellbeing", 0.24))
+    events = await ActionFallback().run(d, t, {})
+    assert _keys(d) == ["utter_did_you_mean"]
+    assert [b["payload"] for b in d.messages[0]["buttons"]] == ["/topic_behaviour", "/topic_wellbeing"]
+    titles = yaml.safe_load((REPO / "languages" / "nl" / "topics.yml").read_text(encoding="utf-8"))["topics"]
+    assert [b["title"] for b in d.messages[0]["buttons"]] == [titles["behaviour"], titles["wellbeing"]]
+    assert "fallback_count" not in _slots(events) and _slots(events)["offered_person"] is False
 
 
 @pytest.mark.parametrize(
