@@ -212,8 +212,10 @@ class UrgentClassifier(GraphComponent, IntentClassifier):
 
     @classmethod
     def required_components(cls) -> List[Type]:
-        """An intent classifier must run first (its ranking is kept)."""
-        return [IntentClassifier]
+        """None that Rasa can check: the component belongs after the intent classifiers
+        (it keeps their ranking), but its training node only sees the tokenizers and
+        featurizers, so requiring ``IntentClassifier`` fails the graph validation."""
+        return []
 
     @staticmethod
     def required_packages() -> List[Text]:

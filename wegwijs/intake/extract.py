@@ -143,6 +143,9 @@ _TIME_HHMM = re.compile(r"\b(\d{1,2})[:.h](\d{2})\b")
 
 
 _CLITIC = "(?:ال|بال|وال|لل|فال|ب|ل|و|ف|ك)?"
+#: Between digits and a word of 2+ letters typed without a space ("3kinderen", "ابني5"):
+#: the two are read apart. A single letter stays on ("2e", "5u", "17h").
+_DIGITS_ON_WORD = re.compile(r"(?<=\d)(?=[^\W\d_]{2})|(?<=[^\W\d_]{2})(?=\d)")
 
 
 @lru_cache(maxsize=8192)
@@ -240,6 +243,9 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
         after = toks[idx + 1][0] if idx + 1 < len(toks) else ""
         is_after = before in words.after_words or before2 in words.after_words and before in words.hour_words
         is_before = before in words.before_words or before2 in words.before_words and before in words.hour_words
+        cue_at = idx - 1 if before in words.after_words or before in words.before_words else idx - 2
+        if (is_after or is_before) and cue_at > 0 and toks[cue_at - 1][0] in words.negation_words:
+            is_after, is_before = is_before, is_after  # "not after 5" = before 17:00, "niet voor 10" = after
         if after in words.age_words or after in words.months_words or after in words.weeks_words:
             continue  # "after 3 years", "na 4 jaar": a duration or an age, not a clock time
         is_hour = after in words.hour_words or (before in words.hour_words and before not in ("am", "u"))
@@ -357,7 +363,7 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     out = Extraction()
     if not text or text.startswith("/"):
         return out
-    norm = normalise(text)
+    norm = _DIGITS_ON_WORD.sub(" ", normalise(text))
     if not norm:
         return out
     times, time_tokens = _times(norm, text, words)
