@@ -126,3 +126,30 @@ class AccessLog(Base):
 
     def __repr__(self) -> str:
         return f"<AccessLog {self.actor} {self.action} referral={self.referral_id}>"
+
+
+class ChannelMessage(Base):
+    """One webhook item a messaging channel has seen (``integrations.whatsapp``).
+
+    The unique ``message_id`` makes the WhatsApp webhook idempotent across restarts:
+    Meta redelivers a POST until it gets a 200, for up to 7 days, so a message whose
+    id is already here is not processed again. Status updates are rows too, keyed
+    ``<wamid>#<status>`` (one outgoing message gets sent, delivered, read...).
+
+    Never holds message text. ``media_id`` (Graph API media id) and
+    ``conversation_id`` (the Rasa sender id) are filled only for voice notes and
+    audio, so that a person can fetch and listen to what the bot could not.
+    """
+
+    __tablename__ = "channel_messages"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    message_id = sa.Column(sa.String(255), nullable=False, unique=True)
+    channel = sa.Column(sa.String(20), nullable=False)
+    received_at = sa.Column(UTCDateTime(), nullable=False, index=True, default=utcnow)
+    kind = sa.Column(sa.String(40), nullable=False)  # text | interactive | voice_note | status_read | ...
+    media_id = sa.Column(sa.String(255), nullable=True)
+    conversation_id = sa.Column(sa.String(255), nullable=True)
+
+    def __repr__(self) -> str:  # no personal data in reprs
+        return f"<ChannelMessage {self.channel} {self.kind} id={self.id}>"

@@ -11,7 +11,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from wegwijs.db.models import AccessLog, Referral, utcnow
+from wegwijs.db.models import AccessLog, ChannelMessage, Referral, utcnow
 
 
 def create(*, session: Session, referral: Referral) -> Referral:
@@ -52,7 +52,17 @@ def list_referrals(
 
 
 def delete_for_conversation(*, session: Session, conversation_id: str) -> int:
-    """Delete every referral of one conversation ("delete my data"); return how many."""
+    """Delete every referral of one conversation ("delete my data"); return how many.
+
+    The conversation's channel rows (voice notes: media id and sender) lose both links;
+    their WhatsApp message ids stay so a redelivery is still not processed twice.
+    """
+    session.execute(
+        sa.update(ChannelMessage)
+        .where(ChannelMessage.conversation_id == conversation_id)
+        .values(conversation_id=None, media_id=None)
+        .execution_options(synchronize_session=False)
+    )
     result = session.execute(
         sa.delete(Referral)
         .where(Referral.conversation_id == conversation_id)
@@ -71,7 +81,13 @@ def count_older_than(*, session: Session, cutoff: datetime) -> int:
 
 
 def purge_older_than(*, session: Session, cutoff: datetime) -> int:
-    """Delete referrals created before ``cutoff`` (aware datetime); return how many."""
+    """Delete referrals created before ``cutoff`` (aware datetime); return how many.
+
+    Channel rows (webhook ids, voice-note media ids) older than ``cutoff`` go too.
+    """
+    session.execute(
+        sa.delete(ChannelMessage).where(ChannelMessage.received_at < cutoff).execution_options(synchronize_session=False)
+    )
     result = session.execute(
         sa.delete(Referral)
         .where(Referral.created_at < cutoff)

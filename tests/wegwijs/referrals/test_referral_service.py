@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from wegwijs.db.models import AccessLog, Referral
+from wegwijs.db.models import AccessLog, ChannelMessage, Referral
 from wegwijs.referrals import repository, service
 from wegwijs.referrals.service import JSON_FIELDS, ReferralIn, ReferralOut
 
@@ -110,6 +110,22 @@ def test_purge_referrals_with_dry_run(session_factory, make_referral_in) -> None
     assert service.purge_referrals(session_factory, cutoff=cutoff) == 0
     with session_factory() as session:
         assert session.query(Referral).count() == 1
+
+
+def test_delete_and_purge_reach_the_channel_rows(session_factory) -> None:
+    now = datetime.now(timezone.utc)
+    with session_factory.begin() as session:
+        session.add(ChannelMessage(message_id="wamid.a", channel="whatsapp", kind="voice_note", media_id="m1",
+                                   conversation_id="parent-a", received_at=now))
+        session.add(ChannelMessage(message_id="wamid.b", channel="whatsapp", kind="voice_note", media_id="m2",
+                                   conversation_id="parent-b", received_at=now - timedelta(days=400)))
+    assert service.delete_for_conversation(session_factory, "parent-a") == 0
+    with session_factory() as session:
+        a = session.query(ChannelMessage).filter_by(message_id="wamid.a").one()
+        assert (a.conversation_id, a.media_id) == (None, None)
+    service.purge_referrals(session_factory, cutoff=service.retention_cutoff(365, now=now))
+    with session_factory() as session:
+        assert [r.message_id for r in session.query(ChannelMessage)] == ["wamid.a"]
 
 
 class TestReferralIn:

@@ -1,0 +1,901 @@
+"""WhatsApp Cloud API channel (``/webhooks/whatsapp/webhook``), input and output.
+
+Registered in credentials.yml as ``integrations.whatsapp.WhatsAppCloudInput``; Rasa
+mounts the blueprint under ``/webhooks/<name()>/`` and the name is ``whatsapp``.
+Design and operation: ``docs/whatsapp.md``.
+
+Routes
+------
+- ``GET  /webhooks/whatsapp/``: health, ``{"status": "ok"}`` (Rasa's convention).
+- ``GET  /webhooks/whatsapp/webhook?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C``:
+  200 with ``C`` as plain text when ``T`` equals the verify token; else 403.
+- ``POST /webhooks/whatsapp/webhook``: a webhook body (``{"object":
+  "whatsapp_business_account", "entry": [{"changes": [{"field": "messages", "value":
+  {"metadata": {...}, "contacts": [...], "messages": [...], "statuses": [...]}}]}]}``).
+  Answers, in this order of checks:
+
+  ====  ===================================================================
+  403   no app secret configured (every POST), or ``X-Hub-Signature-256`` is
+        missing or is not ``sha256=`` + hex HMAC-SHA256 of the raw body
+  413   body larger than ``max_body_bytes`` (default 1 MiB)
+  400   body is not a JSON object
+  500   the message ids could not be stored (Meta then redelivers later)
+  200   everything else, at once; messages are processed in the background
+  ====  ===================================================================
+
+Facts used (``/work/shared/notes/channels.md``, checked against the lock): Meta retries
+any non-200 for up to 7 days; voice notes are ``type: audio`` with ``audio.voice: true``;
+``statuses`` are not messages; reply buttons: at most 3, title <= 20 characters, id <=
+256; interactive body <= 1024; text <= 4096; list: button label <= 20, at most 10 rows,
+row title <= 24, description <= 72, row id <= 200. Payload shapes: the pywa test
+fixtures in ``tests/data/channels/whatsapp_cloud/`` (MIT, see SOURCES.md there).
+
+Inbound, per ``messages[]`` item (the message id is stored first in the table
+``channel_messages``; an id seen before is skipped, also after a restart):
+
+- ``text`` → ``text.body``; interactive ``button_reply`` / ``list_reply`` → their ``id``
+  (a Rasa payload such as ``/topic_school``); ``button`` (template quick reply) → its
+  ``payload`` (else its ``text``); image, video or document **with a caption** → the
+  caption (the file itself is not fetched);
+- ``audio`` (voice notes and audio files): never dropped. The channel itself answers
+  with ``utter_voice_note`` in the conversation language (the tracker's ``language``
+  slot, read from the agent's tracker store; Dutch + English when unknown) and stores
+  the media id and the conversation id in ``channel_messages`` so a person can fetch
+  and listen to it. Nothing is sent to Rasa, so the dialogue is untouched;
+- image, video, document without caption, ``sticker``, ``location``, ``contacts``,
+  ``order``, ``unsupported`` and interactive replies we cannot read: the channel
+  answers ``utter_not_understood`` in the conversation language (same rule); the
+  content (places, phone numbers, files) is neither read nor stored;
+- ``reaction``, ``system``, ``revoke``, ``edit`` and unknown types: recorded (kind
+  only) and logged, no answer.
+
+``statuses[]`` items are recorded (row ``<wamid>#<status>``, kind ``status_<status>``)
+and logged (failed ones with their error codes); they never reach Rasa.
+
+Logs name a conversation by a 12-character SHA-256 pseudonym, never by phone number,
+and hold no message text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import json
+import logging
+import os
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Text
+
+import aiohttp
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+logger = logging.getLogger(__name__)
+
+CHANNEL_NAME = "whatsapp"
+DEFAULT_GRAPH_URL = "https://graph.facebook.com/v19.0"
+#: Webhook bodies in the fixtures are 1-3 KiB; Meta may batch several updates in one.
+DEFAULT_MAX_BODY_BYTES = 1024 * 1024
+
+MAX_TEXT_CHARS = 4096
+MAX_INTERACTIVE_BODY_CHARS = 1024
+MAX_REPLY_BUTTONS = 3
+MAX_BUTTON_TITLE_CHARS = 20
+MAX_BUTTON_ID_CHARS = 256
+MAX_LIST_ROWS = 10
+MAX_ROW_TITLE_CHARS = 24
+MAX_ROW_DESCRIPTION_CHARS = 72
+MAX_ROW_ID_CHARS = 200
+#: Label of the button that opens a list message (<= 20 characters). "menu" is a
+#: command word in every language (docs/design.md), so it is understood everywhere.
+LIST_BUTTON_LABEL = "☰ Menu"
+
+#: Response keys the channel sends itself (``languages/<lang>/responses.yml``).
+VOICE_NOTE_RESPONSE = "utter_voice_note"
+NOT_UNDERSTOOD_RESPONSE = "utter_not_understood"
+#: Languages of the reply when the conversation language is unknown.
+FALLBACK_LANGUAGES = ("nl", "en")
+
+#: ``(credentials key, environment variable)`` of every setting.
+SETTINGS = {
+    "app_secret": "WHATSAPP_APP_SECRET",
+    "verify_token": "WHATSAPP_VERIFY_TOKEN",
+    "access_token": "WHATSAPP_ACCESS_TOKEN",
+    "phone_number_id": "WHATSAPP_PHONE_NUMBER_ID",
+    "graph_url": "WHATSAPP_GRAPH_URL",
+}
+
+_PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_KIND_CHARS = re.compile(r"[^a-z0-9_]")
+
+
+def pseudonym(value: str) -> str:
+    """A short, stable hash of a sender id (a phone number) for logs."""
+    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:12]
+
+
+def _safe_kind(value: Any, prefix: str = "") -> str:
+    """``prefix + value`` reduced to ``[a-z0-9_]``, at most 40 characters (table column)."""
+    text = _KIND_CHARS.sub("_", str(value or "unknown").lower())
+    return (prefix + text)[:40]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def _expand(value: Any, environ: Mapping[str, str]) -> str:
+    """``value`` as text with ``${VAR}`` replaced from ``environ`` (unset → empty)."""
+    if value is None:
+        return ""
+    return _PLACEHOLDER.sub(lambda m: environ.get(m.group(1), ""), str(value)).strip()
+
+
+@dataclass(frozen=True)
+class WhatsAppConfig:
+    """Settings of the channel. Empty strings mean "not configured".
+
+    Without ``app_secret`` every POST is refused (403); without ``verify_token`` every
+    verification GET is refused; without ``access_token`` or ``phone_number_id`` replies
+    cannot be sent (each attempt is logged as an error).
+    """
+
+    app_secret: str = ""
+    verify_token: str = ""
+    access_token: str = ""
+    phone_number_id: str = ""
+    graph_url: str = DEFAULT_GRAPH_URL
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    send_attempts: int = 3
+    send_backoff_seconds: float = 0.5
+    send_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_sources(
+        cls, credentials: Optional[Mapping[str, Any]], environ: Optional[Mapping[str, str]] = None
+    ) -> "WhatsAppConfig":
+        """Build the settings from a credentials.yml entry and the environment.
+
+        For each setting the credentials value wins when it is non-empty after
+        ``${VAR}`` expansion, else the environment variable (``WHATSAPP_APP_SECRET``,
+        ``WHATSAPP_VERIFY_TOKEN``, ``WHATSAPP_ACCESS_TOKEN``,
+        ``WHATSAPP_PHONE_NUMBER_ID``, ``WHATSAPP_GRAPH_URL``), else the default.
+        Write placeholders **quoted** in credentials.yml (``"${WHATSAPP_APP_SECRET}"``):
+        Rasa expands unquoted ``${VAR}`` itself and refuses to start when VAR is unset.
+        Optional credentials keys: ``max_body_bytes``, ``send_attempts``,
+        ``send_backoff_seconds``, ``send_timeout_seconds``.
+
+        Args:
+            credentials: the channel's credentials.yml entry (may be None or empty).
+            environ: environment (default ``os.environ``).
+
+        Raises:
+            ValueError: a number setting is not a number.
+        """
+        env = os.environ if environ is None else environ
+        creds = dict(credentials or {})
+        values: Dict[str, Any] = {}
+        for key, variable in SETTINGS.items():
+            value = _expand(creds.get(key), env) or env.get(variable, "").strip()
+            if value:
+                values[key] = value.rstrip("/") if key == "graph_url" else value
+        for key, kind in (
+            ("max_body_bytes", int),
+            ("send_attempts", int),
+            ("send_backoff_seconds", float),
+            ("send_timeout_seconds", float),
+        ):
+            if creds.get(key) not in (None, ""):
+                values[key] = kind(_expand(creds[key], env))
+        return cls(**values)
+
+
+# --------------------------------------------------------------------------- storage
+
+
+def _default_session_factory() -> Any:
+    from wegwijs.bootstrap import get_session_factory
+
+    return get_session_factory()
+
+
+class MessageLog:
+    """The ``channel_messages`` table: which webhook items were seen (no text).
+
+    Args:
+        session_factory: a SQLAlchemy ``sessionmaker``; default the composition root's
+            (``WEGWIJS_DATABASE_URL``), built on first use.
+    """
+
+    def __init__(self, session_factory: Any = None, channel: str = CHANNEL_NAME) -> None:
+        self._session_factory = session_factory
+        self.channel = channel
+
+    @property
+    def session_factory(self) -> Any:
+        if self._session_factory is None:
+            self._session_factory = _default_session_factory()
+        return self._session_factory
+
+    def claim(
+        self,
+        message_id: str,
+        kind: str,
+        *,
+        media_id: Optional[str] = None,
+        conversation_id: Optional[str] = None,
+    ) -> bool:
+        """Store ``message_id``; True when it is new, False when it was stored before.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or written
+                (anything but the unique constraint).
+        """
+        from sqlalchemy.exc import IntegrityError
+
+        from wegwijs.db.models import ChannelMessage
+
+        try:
+            with self.session_factory.begin() as session:
+                session.add(
+                    ChannelMessage(
+                        message_id=message_id[:255],
+                        channel=self.channel,
+                        kind=kind,
+                        media_id=media_id,
+                        conversation_id=conversation_id,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+
+# --------------------------------------------------------------------------- outbound
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when cut."""
+    text = (text or "").strip()
+    if len(text) <= limit:
+        return text
+    return text[: limit - 1].rstrip() + "…"
+
+
+def _cut_index(text: str, limit: int) -> int:
+    """Where to cut ``text`` (longer than ``limit``): the last paragraph, line,
+    sentence or word break within ``limit``, else exactly at ``limit``."""
+    window = text[: limit + 1]
+    for separator in ("\n\n", "\n", ". ", " "):
+        index = window.rfind(separator, 0, limit + 1)
+        if index > limit // 2:
+            return index + (1 if separator == ". " else 0)
+    return limit
+
+
+def split_text(text: str, limit: int = MAX_TEXT_CHARS) -> List[str]:
+    """Split ``text`` into parts of at most ``limit`` characters at natural breaks.
+
+    Returns:
+        The parts, stripped and non-empty (``[]`` for blank text).
+    """
+    parts: List[str] = []
+    rest = (text or "").strip()
+    while len(rest) > limit:
+        index = _cut_index(rest, limit)
+        head = rest[:index].strip()
+        if head:
+            parts.append(head)
+        rest = rest[index:].strip()
+    if rest:
+        parts.append(rest)
+    return parts
+
+
+def _body_and_head(text: str) -> tuple[List[str], str]:
+    """``(text messages to send first, interactive body <= 1024 characters)``."""
+    parts = split_text(text, MAX_INTERACTIVE_BODY_CHARS)
+    if not parts:
+        return [], "…"
+    body = parts[-1]
+    head = text.strip()[: len(text.strip()) - len(body)].strip() if len(parts) > 1 else ""
+    return split_text(head), body
+
+
+def _button_id(button: Mapping[str, Any], limit: int) -> str:
+    value = str(button.get("payload") or button.get("title") or "")
+    if len(value) > limit:
+        logger.warning("whatsapp.button_id_too_long length=%d limit=%d", len(value), limit)
+    return value[:limit]
+
+
+def build_messages(text: str, buttons: Optional[List[Mapping[str, Any]]] = None) -> List[Dict]:
+    """The Graph API message objects (without ``to``) for a text and Rasa buttons.
+
+    Args:
+        text: the bot text (any length).
+        buttons: Rasa buttons ``[{"title": str, "payload": str}, ...]`` or None.
+
+    Returns:
+        ``[{"type": "text", "text": {...}}, ...]``: no buttons → text messages of at most
+        4096 characters; 1-3 buttons → ``interactive`` ``button`` (titles <= 20,
+        truncated with "…"); 4 or more → ``interactive`` ``list`` messages of at most
+        10 rows each (titles <= 24; a cut title is given in full, up to 72 characters,
+        as the row description). A text longer than the 1024 characters an
+        interactive body allows goes first as text messages.
+    """
+    buttons = [b for b in (buttons or []) if b.get("title") or b.get("payload")]
+    if not buttons:
+        return [
+            {"type": "text", "text": {"body": part, "preview_url": False}}
+            for part in split_text(text)
+        ]
+    head, body = _body_and_head(text)
+    messages: List[Dict] = [
+        {"type": "text", "text": {"body": part, "preview_url": False}} for part in head
+    ]
+    if len(buttons) <= MAX_REPLY_BUTTONS:
+        messages.append(
+            {
+                "type": "interactive",
+                "interactive": {
+                    "type": "button",
+                    "body": {"text": body},
+                    "action": {
+                        "buttons": [
+                            {
+                                "type": "reply",
+                                "reply": {
+                                    "id": _button_id(b, MAX_BUTTON_ID_CHARS),
+                                    "title": truncate(
+                                        str(b.get("title") or b.get("payload")),
+                                        MAX_BUTTON_TITLE_CHARS,
+                                    ),
+                                },
+                            }
+                            for b in buttons
+                        ]
+                    },
+                },
+            }
+        )
+        return messages
+    if len(buttons) > MAX_LIST_ROWS:
+        logger.warning(
+            "whatsapp.list_split buttons=%d rows_per_list=%d", len(buttons), MAX_LIST_ROWS
+        )
+    for start in range(0, len(buttons), MAX_LIST_ROWS):
+        rows = []
+        for b in buttons[start : start + MAX_LIST_ROWS]:
+            title = str(b.get("title") or b.get("payload"))
+            row: Dict[str, str] = {
+                "id": _button_id(b, MAX_ROW_ID_CHARS),
+                "title": truncate(title, MAX_ROW_TITLE_CHARS),
+            }
+            if len(title.strip()) > MAX_ROW_TITLE_CHARS:
+                row["description"] = truncate(title, MAX_ROW_DESCRIPTION_CHARS)
+            rows.append(row)
+        messages.append(
+            {
+                "type": "interactive",
+                "interactive": {
+                    "type": "list",
+                    "body": {"text": body if start == 0 else "…"},
+                    "action": {"button": LIST_BUTTON_LABEL, "sections": [{"rows": rows}]},
+                },
+            }
+        )
+    return messages
+
+
+class GraphClient:
+    """Sends messages through the Graph API ``POST {graph_url}/{phone_number_id}/messages``.
+
+    Up to ``config.send_attempts`` attempts (default 3) with exponential backoff
+    (``send_backoff_seconds`` × 1, 2, 4...) on connection errors, timeouts, 429 and
+    5xx; other 4xx answers are not retried. A message that could not be sent is
+    logged at ERROR (status, Graph error code, pseudonymised recipient) and passed
+    to ``on_failure``; it is never dropped silently.
+
+    Args:
+        config: the channel settings.
+        on_failure: called as ``on_failure(recipient_id, message_type, reason)``.
+    """
+
+    def __init__(
+        self,
+        config: WhatsAppConfig,
+        on_failure: Optional[Callable[[str, str, str], Awaitable[None]]] = None,
+    ) -> None:
+        self.config = config
+        self.on_failure = on_failure
+        self._session: Optional[aiohttp.ClientSession] = None
+
+    @property
+    def url(self) -> str:
+        return f"{self.config.graph_url.rstrip('/')}/{self.config.phone_number_id}/messages"
+
+    async def close(self) -> None:
+        """Close the HTTP session (at server stop)."""
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.config.send_timeout_seconds)
+            )
+        return self._session
+
+    async def send(self, recipient_id: str, message: Mapping[str, Any]) -> bool:
+        """Send one message object (``{"type": ..., <type>: {...}}``) to ``recipient_id``.
+
+        Returns:
+            True when the Graph API accepted it (2xx), False when it finally failed.
+        """
+        kind = str(message.get("type", "?"))
+        who = pseudonym(recipient_id)
+        if not (self.config.access_token and self.config.phone_number_id):
+            await self._failed(recipient_id, kind, "not_configured")
+            return False
+        payload = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": recipient_id,
+            **message,
+        }
+        headers = {"Authorization": f"Bearer {self.config.access_token}"}
+        attempts = max(1, self.config.send_attempts)
+        reason = "unknown"
+        for attempt in range(1, attempts + 1):
+            retry = False
+            try:
+                async with self._http().post(self.url, json=payload, headers=headers) as answer:
+                    if 200 <= answer.status < 300:
+                        logger.debug("whatsapp.sent to=%s type=%s", who, kind)
+                        return True
+                    error = await _graph_error(answer)
+                    reason = f"http_{answer.status} code={error}"
+                    retry = answer.status == 429 or answer.status >= 500
+            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                reason = type(exc).__name__
+                retry = True
+            logger.warning(
+                "whatsapp.send_attempt_failed to=%s type=%s attempt=%d/%d reason=%s",
+                who, kind, attempt, attempts, reason,
+            )
+            if not retry or attempt == attempts:
+                break
+            await asyncio.sleep(self.config.send_backoff_seconds * 2 ** (attempt - 1))
+        await self._failed(recipient_id, kind, reason)
+        return False
+
+    async def _failed(self, recipient_id: str, kind: str, reason: str) -> None:
+        logger.error(
+            "whatsapp.send_failed to=%s type=%s reason=%s", pseudonym(recipient_id), kind, reason
+        )
+        if self.on_failure is not None:
+            try:
+                await self.on_failure(recipient_id, kind, reason)
+            except Exception:  # the error log above is the record of last resort
+                logger.exception("whatsapp.send_failed_not_recorded type=%s", kind)
+
+
+async def _graph_error(answer: aiohttp.ClientResponse) -> str:
+    """The Graph error code of a failed answer (``{"error": {"code": 131047}}``), or "?"."""
+    try:
+        data = await answer.json(content_type=None)
+        return str(data.get("error", {}).get("code", "?"))
+    except Exception:
+        return "?"
+
+
+class WhatsAppCloudOutput(OutputChannel):
+    """Sends Rasa's bot messages to one WhatsApp user through a :class:`GraphClient`."""
+
+    @classmethod
+    def name(cls) -> Text:
+        """Same name as the input channel."""
+        return CHANNEL_NAME
+
+    def __init__(self, client: GraphClient) -> None:
+        self.client = client
+
+    async def _send_all(self, recipient_id: Text, messages: Iterable[Mapping[str, Any]]) -> None:
+        for message in messages:
+            await self.client.send(recipient_id, message)
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        """Text, split into messages of at most 4096 characters."""
+        await self._send_all(recipient_id, build_messages(text))
+
+    async def send_text_with_buttons(
+        self, recipient_id: Text, text: Text, buttons: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
+        """Reply buttons (1-3) or list messages (4+); see :func:`build_messages`."""
+        await self._send_all(recipient_id, build_messages(text, buttons))
+
+    async def send_quick_replies(
+        self, recipient_id: Text, text: Text, quick_replies: List[Dict[Text, Any]], **kwargs: Any
+    ) -> None:
+        """Quick replies are buttons here."""
+        await self.send_text_with_buttons(recipient_id, text, quick_replies)
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        """An image by URL (the Graph API fetches it)."""
+        await self.client.send(recipient_id, {"type": "image", "image": {"link": image}})
+
+    async def send_attachment(self, recipient_id: Text, attachment: Text, **kwargs: Any) -> None:
+        """An attachment is sent as its text (a URL or description)."""
+        await self.send_text_message(recipient_id, str(attachment))
+
+    async def send_custom_json(
+        self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
+    ) -> None:
+        """A Graph message object as is (e.g. ``{"type": "template", "template": {...}}``)."""
+        if isinstance(json_message, dict) and isinstance(json_message.get("type"), str):
+            await self.client.send(recipient_id, json_message)
+        else:
+            logger.error("whatsapp.custom_json_without_type to=%s", pseudonym(recipient_id))
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+@dataclass
+class Inbound:
+    """One item of a webhook body, as the channel will handle it.
+
+    ``action`` is ``"dispatch"`` (``text`` goes to Rasa), ``"voice_note"``,
+    ``"not_understood"`` (the channel answers itself) or ``"record"`` (nothing more).
+    """
+
+    key: str
+    kind: str
+    action: str
+    sender: Optional[str] = None
+    text: Optional[str] = None
+    media_id: Optional[str] = None
+    metadata: Dict[str, Any] = field(default_factory=dict)
+
+
+_MEDIA_WITH_CAPTION = ("image", "video", "document")
+_NOT_UNDERSTOOD = ("image", "video", "document", "sticker", "location", "contacts", "order",
+                   "unsupported", "interactive")
+
+
+def parse_message(message: Mapping[str, Any], phone_number_id: Optional[str]) -> Optional[Inbound]:
+    """Classify one ``messages[]`` item (shapes: pywa fixtures, see module docstring).
+
+    Returns:
+        An :class:`Inbound`, or None when it has no id or no sender.
+    """
+    message_id = message.get("id")
+    sender = message.get("from") or message.get("from_user_id")
+    if not isinstance(message_id, str) or not message_id or not isinstance(sender, str):
+        return None
+    kind = _safe_kind(message.get("type"))
+    item = Inbound(key=message_id, kind=kind, action="record", sender=sender)
+    item.metadata = {
+        "whatsapp": {
+            "message_id": message_id,
+            "type": kind,
+            "timestamp": message.get("timestamp"),
+            "phone_number_id": phone_number_id,
+        }
+    }
+    body = message.get(kind) if isinstance(message.get(kind), dict) else {}
+    text: Optional[str] = None
+    if kind == "text":
+        text = body.get("body")
+    elif kind == "interactive":
+        reply_type = body.get("type")
+        if reply_type in ("button_reply", "list_reply"):
+            item.kind = _safe_kind(reply_type)
+            text = (body.get(reply_type) or {}).get("id")
+    elif kind == "button":
+        text = body.get("payload") or body.get("text")
+    elif kind == "audio":
+        item.kind = "voice_note" if body.get("voice") else "audio"
+        item.action = "voice_note"
+        item.media_id = str(body.get("id")) if body.get("id") else None
+        return item
+    elif kind in _MEDIA_WITH_CAPTION:
+        text = body.get("caption")
+        if isinstance(text, str) and text.strip():
+            item.kind = f"{kind}_caption"
+    if isinstance(text, str) and text.strip():
+        item.action = "dispatch"
+        item.text = text
+    elif kind in _NOT_UNDERSTOOD:
+        item.action = "not_understood"
+    return item
+
+
+def parse_body(data: Mapping[str, Any]) -> List[Inbound]:
+    """Every message and status of a webhook body, in order; unknown parts are logged.
+
+    Args:
+        data: the decoded JSON object.
+    """
+    items: List[Inbound] = []
+    entries = data.get("entry")
+    if data.get("object") != "whatsapp_business_account" or not isinstance(entries, list):
+        logger.info("whatsapp.unknown_body object=%s", _safe_kind(data.get("object")))
+        return items
+    for entry in entries:
+        changes = entry.get("changes") if isinstance(entry, dict) else None
+        for change in changes if isinstance(changes, list) else []:
+            if not isinstance(change, dict):
+                continue
+            value = change.get("value") if isinstance(change.get("value"), dict) else {}
+            if change.get("field") != "messages":
+                logger.info("whatsapp.unknown_field field=%s", _safe_kind(change.get("field")))
+                continue
+            for error in value.get("errors") or []:
+                logger.warning("whatsapp.webhook_error code=%s", (error or {}).get("code"))
+            phone_number_id = (value.get("metadata") or {}).get("phone_number_id")
+            for message in value.get("messages") or []:
+                item = parse_message(message, phone_number_id) if isinstance(message, dict) else None
+                if item is None:
+                    logger.warning("whatsapp.message_without_id_or_sender")
+                    continue
+                items.append(item)
+            for status in value.get("statuses") or []:
+                if not isinstance(status, dict) or not status.get("id"):
+                    logger.warning("whatsapp.status_without_id")
+                    continue
+                name = _safe_kind(status.get("status"))
+                codes = ",".join(str((e or {}).get("code")) for e in status.get("errors") or [])
+                log = logger.warning if name == "failed" else logger.info
+                log(
+                    "whatsapp.status status=%s to=%s%s",
+                    name,
+                    pseudonym(str(status.get("recipient_id", ""))),
+                    f" errors={codes}" if codes else "",
+                )
+                items.append(
+                    Inbound(key=f"{status['id']}#{name}", kind=_safe_kind(name, "status_"),
+                            action="record")
+                )
+    return items
+
+
+def verify_signature(secret: str, body: bytes, header: Optional[str]) -> bool:
+    """True when ``header`` is ``sha256=`` + hex HMAC-SHA256 of ``body`` with ``secret``.
+
+    Compared with :func:`hmac.compare_digest`; an empty secret or header is False.
+    """
+    if not secret or not header:
+        return False
+    expected = "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(
+        expected.encode("ascii"), header.strip().lower().encode("utf-8", "replace")
+    )
+
+
+class ReplyTexts:
+    """The texts the channel sends itself, per language, from ``languages/``.
+
+    Loaded on first use with :func:`wegwijs.content.loader.load_all` (right-to-left
+    isolates applied), so they are the translators' texts.
+    """
+
+    def __init__(self, texts: Optional[Dict[str, Dict[str, str]]] = None) -> None:
+        self._texts = texts
+
+    def _all(self) -> Dict[str, Dict[str, str]]:
+        if self._texts is None:
+            from wegwijs.content.loader import load_all
+
+            packs = load_all()
+            self._texts = {
+                code: {key: resp.text for key, resp in pack.responses.items()}
+                for code, pack in packs.items()
+            }
+        return self._texts
+
+    def text(self, key: str, language: Optional[str]) -> str:
+        """The ``key`` text in ``language``; Dutch and English together when unknown.
+
+        Raises:
+            KeyError: ``key`` is missing in the fallback languages.
+        """
+        texts = self._all()
+        if language in texts and key in texts[language]:
+            return texts[language][key]
+        return "\n\n".join(texts[code][key] for code in FALLBACK_LANGUAGES)
+
+
+class WhatsAppCloudInput(InputChannel):
+    """The WhatsApp Cloud API webhook (see the module docstring for the contract).
+
+    Args:
+        config: settings (default: :meth:`WhatsAppConfig.from_sources` of the environment).
+        message_log: the ``channel_messages`` store (default: Wegwijs database).
+        reply_texts: texts the channel sends itself (default: ``languages/``).
+    """
+
+    @classmethod
+    def name(cls) -> Text:
+        """Channel slug: ``/webhooks/whatsapp/webhook``."""
+        return CHANNEL_NAME
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        """Build from the credentials.yml entry and the environment; never raises for
+        missing settings (the channel then refuses POSTs), so Rasa always starts.
+
+        Raises:
+            ValueError: a number setting in the credentials is not a number.
+        """
+        return cls(config=WhatsAppConfig.from_sources(credentials))
+
+    def __init__(
+        self,
+        config: Optional[WhatsAppConfig] = None,
+        message_log: Optional[MessageLog] = None,
+        reply_texts: Optional[ReplyTexts] = None,
+    ) -> None:
+        self.config = config or WhatsAppConfig.from_sources(None)
+        self.message_log = message_log or MessageLog()
+        self.reply_texts = reply_texts or ReplyTexts()
+        self.client = GraphClient(self.config, on_failure=self._record_send_failure)
+        self._tasks: set[asyncio.Task] = set()
+        if not self.config.app_secret:
+            logger.warning("whatsapp.not_configured: WHATSAPP_APP_SECRET unset, every POST gets 403")
+
+    def get_output_channel(self) -> Optional[OutputChannel]:
+        """An output channel on this channel's Graph client."""
+        return WhatsAppCloudOutput(self.client)
+
+    async def wait_idle(self) -> None:
+        """Wait until every background task has finished (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _record_send_failure(self, recipient_id: str, kind: str, reason: str) -> None:
+        await asyncio.to_thread(
+            self.message_log.claim, f"send_failed:{uuid.uuid4().hex}", _safe_kind(kind, "send_failed_")
+        )
+
+    async def _language(self, app: Any, sender: str) -> Optional[str]:
+        """The tracker's ``language`` slot, or None (no agent, no tracker, error).
+
+        Rasa keeps its agent on ``app.ctx.agent`` (rasa/core/channels/channel.py,
+        ``register``); the tracker store's ``retrieve`` is a coroutine in Rasa 3.6.
+        """
+        agent = getattr(app.ctx, "agent", None)
+        store = getattr(agent, "tracker_store", None)
+        if store is None:
+            return None
+        try:
+            tracker = await store.retrieve(sender)
+            return tracker.get_slot("language") if tracker is not None else None
+        except Exception:
+            logger.warning("whatsapp.language_lookup_failed to=%s", pseudonym(sender), exc_info=True)
+            return None
+
+    async def _process(
+        self,
+        app: Any,
+        items: List[Inbound],
+        on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    ) -> None:
+        """Handle the new items of one body in order; an error is logged, never raised."""
+        output = WhatsAppCloudOutput(self.client)
+        for item in items:
+            who = pseudonym(item.sender or "")
+            try:
+                if item.action == "dispatch":
+                    await on_new_message(
+                        UserMessage(
+                            item.text,
+                            output,
+                            item.sender,
+                            input_channel=self.name(),
+                            message_id=item.key,
+                            metadata=item.metadata,
+                        )
+                    )
+                elif item.action in ("voice_note", "not_understood"):
+                    key = VOICE_NOTE_RESPONSE if item.action == "voice_note" else NOT_UNDERSTOOD_RESPONSE
+                    language = await self._language(app, item.sender or "")
+                    # the first call reads languages/ from disk: not on the event loop
+                    text = await asyncio.to_thread(self.reply_texts.text, key, language)
+                    await output.send_text_message(item.sender, text)
+                    logger.info(
+                        "whatsapp.channel_reply kind=%s from=%s language=%s",
+                        item.kind, who, language or "+".join(FALLBACK_LANGUAGES),
+                    )
+            except Exception:
+                logger.exception("whatsapp.processing_failed kind=%s from=%s", item.kind, who)
+
+    def _claim_all(self, items: List[Inbound]) -> List[Inbound]:
+        """The items not seen before (stores each; runs in a worker thread)."""
+        new = []
+        for item in items:
+            keep = item.action == "voice_note"
+            if self.message_log.claim(
+                item.key,
+                item.kind,
+                media_id=item.media_id if keep else None,
+                conversation_id=item.sender if keep else None,
+            ):
+                new.append(item)
+            else:
+                logger.info("whatsapp.duplicate kind=%s", item.kind)
+        return new
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        """Routes of the webhook (see the module docstring)."""
+        bp = Blueprint(f"{self.name()}_webhook", __name__)
+
+        @bp.listener("after_server_stop")
+        async def close_client(*_: Any) -> None:
+            await self.wait_idle()
+            await self.client.close()
+
+        @bp.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok"})
+
+        @bp.route("/webhook", methods=["GET"])
+        async def verify(request: Request) -> HTTPResponse:
+            mode = request.args.get("hub.mode")
+            token = request.args.get("hub.verify_token") or ""
+            challenge = request.args.get("hub.challenge")
+            configured = self.config.verify_token
+            if (
+                mode == "subscribe"
+                and configured
+                and hmac.compare_digest(token.encode("utf-8"), configured.encode("utf-8"))
+            ):
+                if not challenge:
+                    return response.text("hub.challenge missing", status=400)
+                logger.info("whatsapp.webhook_verified")
+                return response.text(challenge)
+            logger.warning("whatsapp.verification_refused mode=%s", _safe_kind(mode))
+            return response.text("forbidden", status=403)
+
+        @bp.route("/webhook", methods=["POST"])
+        async def receive(request: Request) -> HTTPResponse:
+            if not self.config.app_secret:
+                logger.warning("whatsapp.post_refused reason=no_app_secret")
+                return response.text("forbidden", status=403)
+            body = request.body or b""
+            if len(body) > self.config.max_body_bytes:
+                return response.json(
+                    {"error": f"body is {len(body)} bytes, the limit is {self.config.max_body_bytes}"},
+                    status=413,
+                )
+            if not verify_signature(
+                self.config.app_secret, body, request.headers.get("X-Hub-Signature-256")
+            ):
+                logger.warning("whatsapp.post_refused reason=bad_signature")
+                return response.text("forbidden", status=403)
+            try:
+                data = json.loads(body)
+            except ValueError:
+                return response.json({"error": "body must be a JSON object"}, status=400)
+            if not isinstance(data, dict):
+                return response.json({"error": "body must be a JSON object"}, status=400)
+            items = parse_body(data)
+            try:
+                new = await asyncio.to_thread(self._claim_all, items)
+            except Exception:
+                logger.exception("whatsapp.store_failed items=%d (Meta will redeliver)", len(items))
+                return response.json({"error": "could not store the message ids"}, status=500)
+            work = [item for item in new if item.action != "record"]
+            if work:
+                task = asyncio.create_task(self._process(request.app, work, on_new_message))
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            return response.text("OK")
+
+        return bp
