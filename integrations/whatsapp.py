@@ -125,6 +125,10 @@ def _safe_kind(value: Any, prefix: str = "") -> str:
     return (prefix + text)[:40]
 
 
+#: Public name of :func:`_safe_kind` (used by ``integrations.twilio_whatsapp``).
+safe_kind = _safe_kind
+
+
 # --------------------------------------------------------------------------- settings
 
 
@@ -133,6 +137,10 @@ def _expand(value: Any, environ: Mapping[str, str]) -> str:
     if value is None:
         return ""
     return _PLACEHOLDER.sub(lambda m: environ.get(m.group(1), ""), str(value)).strip()
+
+
+#: Public name of :func:`_expand` (used by ``integrations.twilio_whatsapp``).
+expand_placeholders = _expand
 
 
 @dataclass(frozen=True)
