@@ -10,7 +10,8 @@ name, URL and answers, and rejects bad input first with a clear JSON error:
 - 413: ``message`` longer than 4096 characters (WhatsApp's text limit), or a body
   over 64 KiB.
 
-Registered in credentials.yml as ``integrations.rest.RestInput``.
+Registered in credentials.yml as ``integrations.rest.RestInput``. The field checks
+(:func:`check_fields`) are shared with the socket.io channel (``integrations/socketio.py``).
 """
 
 from __future__ import annotations
@@ -46,19 +47,38 @@ def check_rest_body(body: bytes) -> Optional[tuple[int, str]]:
         return 400, "body must be a JSON object like {\"sender\": \"id\", \"message\": \"text\"}"
     if not isinstance(data, dict):
         return 400, "body must be a JSON object"
-    sender = data.get("sender")
+    return check_fields(data.get("sender"), data.get("message"))
+
+
+def check_fields(
+    sender: Any, message: Any, *, sender_field: str = "sender"
+) -> Optional[tuple[int, str]]:
+    """Why a sender id and a message text are unacceptable, or None when both are fine.
+
+    The checks of :func:`check_rest_body` after JSON parsing; the socket.io channel
+    (``integrations/socketio.py``) applies them to each ``user_uttered`` event.
+
+    Args:
+        sender: the sender id as received (any JSON value).
+        message: the message text as received (any JSON value).
+        sender_field: the sender's field name in the error text (``session_id`` on socket.io).
+
+    Returns:
+        ``(http_status, message)``: 400 for a missing, empty, wrongly typed or too
+        long sender, an empty or non-string message, or a lone surrogate; 413 for a
+        message over :data:`MAX_MESSAGE_CHARS`. None when both are fine.
+    """
     if not isinstance(sender, str) or not sender.strip():
-        return 400, "'sender' must be a non-empty string"
+        return 400, f"'{sender_field}' must be a non-empty string"
     if len(sender) > MAX_SENDER_CHARS:
-        return 400, f"'sender' is {len(sender)} characters, the limit is {MAX_SENDER_CHARS}"
-    message = data.get("message")
+        return 400, f"'{sender_field}' is {len(sender)} characters, the limit is {MAX_SENDER_CHARS}"
     if not isinstance(message, str) or not message.strip():
         return 400, "'message' must be a non-empty string"
     try:
         message.encode("utf-8")
         sender.encode("utf-8")
     except UnicodeEncodeError:
-        return 400, "'message' and 'sender' must be valid Unicode text (no lone surrogates)"
+        return 400, f"'message' and '{sender_field}' must be valid Unicode text (no lone surrogates)"
     if len(message) > MAX_MESSAGE_CHARS:
         return 413, f"'message' is {len(message)} characters, the limit is {MAX_MESSAGE_CHARS}"
     return None
