@@ -143,9 +143,23 @@ _TIME_HHMM = re.compile(r"\b(\d{1,2})[:.h](\d{2})\b")
 
 
 _CLITIC = "(?:ال|بال|وال|لل|فال|ب|ل|و|ف|ك)?"
-#: Between digits and a word of 2+ letters typed without a space ("3kinderen", "ابني5"):
-#: the two are read apart. A single letter stays on ("2e", "5u", "17h").
-_DIGITS_ON_WORD = re.compile(r"(?<=\d)(?=[^\W\d_]{2})|(?<=[^\W\d_]{2})(?=\d)")
+#: Digits typed onto an Arabic- or Ge'ez-script word ("عمره5", "٣سنين"): read apart.
+_DIGITS_ON_SCRIPT = re.compile(r"(?<=\d)(?=[\u0600-\u06ff\u1200-\u139f])|(?<=[\u0600-\u06ff\u1200-\u139f])(?=\d)")
+#: Digits typed onto a Latin word ("3kinderen", "6jaar"); split only when the word is a
+#: known age, month, week or clock word ("5ten", "5pm"), since in Arabizi digits are letters ("3andi", "7amel").
+_DIGITS_THEN_LATIN = re.compile(r"\b(\d{1,2})([a-z]{2,})\b")
+
+
+def _split_digits(norm: str, words: Words) -> str:
+    """``norm`` with digits and the word they were typed onto read apart (see above)."""
+    norm = _DIGITS_ON_SCRIPT.sub(" ", norm)
+    # not "am": Levantine Arabizi "3am" (عم) is the progressive particle ("3am tebki")
+    known = (words.age_words | words.months_words | words.weeks_words | words.hour_words) - {"am"}
+
+    def split(m: re.Match[str]) -> str:
+        return f"{m.group(1)} {m.group(2)}" if m.group(2) in known else m.group(0)
+
+    return _DIGITS_THEN_LATIN.sub(split, norm)
 
 
 @lru_cache(maxsize=8192)
@@ -363,7 +377,7 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     out = Extraction()
     if not text or text.startswith("/"):
         return out
-    norm = _DIGITS_ON_WORD.sub(" ", normalise(text))
+    norm = _split_digits(normalise(text), words)
     if not norm:
         return out
     times, time_tokens = _times(norm, text, words)

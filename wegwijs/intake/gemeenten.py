@@ -33,6 +33,12 @@ from wegwijs.text import is_arabic_script, is_ethiopic_script, normalise
 FUZZY_CUTOFF = 88
 #: Shortest Latin word run (letters) that may be matched fuzzily.
 FUZZY_MIN_LEN = 6
+#: Arabic and Ge'ez script: the same, after a place cue only. A Ge'ez letter is a
+#: syllable, so one wrong letter costs more: "ዴን ቦሽ" for "ዴን ቦስ" is 83.
+FUZZY_CUTOFF_SCRIPT = {"arabic": 86, "ethiopic": 80}
+FUZZY_MIN_LEN_SCRIPT = {"arabic": 5, "ethiopic": 4}
+#: Locative prefixes that are themselves a place cue ("بشيفننغن" = in Scheveningen).
+_LOCATIVE_PREFIXES = {"arabic": ("ب", "في", "وب", "په"), "ethiopic": ("በ", "ብ", "ኣብ", "ናብ")}
 
 _ARABIC_PREFIXES = ("وب", "فب", "ب", "ل", "و", "ف", "ك", "په")
 _ETHIOPIC_PREFIXES = ("ካብ", "በ", "ብ", "ከ", "ለ", "ን", "ናብ")
@@ -69,6 +75,7 @@ class GemeenteMatcher:
     ambiguous: set[str] = field(default_factory=set)  # normalised names that need a cue
     official: list[str] = field(default_factory=list)
     _latin: list[str] = field(default_factory=list)
+    _script: dict[str, list[str]] = field(default_factory=dict)  # "arabic"|"ethiopic" → names for fuzzy matching
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> GemeenteMatcher:
@@ -102,6 +109,11 @@ class GemeenteMatcher:
             m._add(str(alias), str(official), "spelling")
         m._latin = [n for n, (_, via) in m.names.items() if n.isascii() and len(n.replace(" ", "")) >= FUZZY_MIN_LEN
                     and n not in m.ambiguous and via != "woonplaats"]
+        m._script = {
+            script: [n for n in m.names if test(n) and len(n.replace(" ", "")) >= FUZZY_MIN_LEN_SCRIPT[script]
+                     and n not in m.ambiguous]
+            for script, test in (("arabic", is_arabic_script), ("ethiopic", is_ethiopic_script))
+        }
         return m
 
     @classmethod
@@ -196,4 +208,29 @@ class GemeenteMatcher:
                 if hit:
                     gemeente, _ = self.names[hit[0]]
                     return GemeenteMatch(gemeente, run, "fuzzy")
+        return self._fuzzy_script(words)
+
+    def _fuzzy_script(self, words: list[str]) -> GemeenteMatch | None:
+        """A misspelt name in Arabic or Ge'ez script, only right after a place cue or with a
+        locative prefix on it ("ساكنين بشيفننغن", "በዴን ቦሽ"); longer runs first."""
+        from rapidfuzz import fuzz, process
+
+        for size in (2, 1):
+            for i in range(0, len(words) - size + 1):
+                first = words[i]
+                script = "arabic" if is_arabic_script(first) else "ethiopic" if is_ethiopic_script(first) else None
+                if script is None:
+                    continue
+                heads = [first[len(p):] for p in _LOCATIVE_PREFIXES[script] if first.startswith(p) and len(first) - len(p) >= 2]
+                if i > 0 and words[i - 1] in _CUES:
+                    heads.append(first)
+                for head in heads:
+                    run = " ".join([head, *words[i + 1:i + size]])
+                    if len(run.replace(" ", "")) < FUZZY_MIN_LEN_SCRIPT[script]:
+                        continue
+                    hit = process.extractOne(run, self._script[script], scorer=fuzz.ratio,
+                                             score_cutoff=FUZZY_CUTOFF_SCRIPT[script])
+                    if hit:
+                        gemeente, _ = self.names[hit[0]]
+                        return GemeenteMatch(gemeente, run, "fuzzy")
         return None

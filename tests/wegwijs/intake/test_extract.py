@@ -52,6 +52,11 @@ def facts(text: str, lang: str) -> dict:
     ("nl", "bel me maar niet voor 10 uur", {"contact_channel": "phone", "contact_times": {"nl": "na 10:00", "text": "bel me maar niet voor 10 uur"}}),
     ("nl", "mijn kinderen zijn 4jaar en 9jaar", {"children_ages": [4, 9]}),
     ("ar", "ابني عمره5 سنين", {"children_ages": [5]}),
+    ("ar", "3andi bent 3omraha 7 snin", {"children_ages": [7]}),  # Arabizi digits are letters
+    ("ar", "binti 3am tebki kel yom", {}),
+    ("ar", "ساكنين بشيفننغن", {"municipality": "'s-Gravenhage"}),  # misspelt, after the locative ب
+    ("am", "በዴን ቦሽ ነው የምንኖረው", {"municipality": "'s-Hertogenbosch"}),
+    ("ar", "بدي اشتري بيت بالمدرسة", {}),
     ("en", "someone who speaks Tigrinya please", {"person_type": "sleutelpersoon"}),
     ("nl", "bel me na 17:30 alsjeblieft, liever een vrouw", {"contact_channel": "phone", "contact_gender": "woman"}),
     ("nl", "zwanger van 30 weken en een zoon van 4", {"children_ages": [4], "pregnant": True}),
