@@ -61,9 +61,26 @@ class ValidateContactForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         events = await super().run(dispatcher, tracker, domain)
+        await self._update_stored_referral(tracker, events)
         if latest_intent(tracker) == "request_human":
             return events  # "I want my klantmanager" answers the person question: go on
         return events + interruption_events(tracker, "contact_form", fills_a_slot(events))
+
+    @staticmethod
+    async def _update_stored_referral(tracker: Tracker, events: list[dict[str, Any]]) -> None:
+        """A referral already stored (the urgent one, after the emergency numbers) gets the
+        contact wishes said since: "only WhatsApp, never call" must reach the person."""
+        reference = tracker.get_slot("referral_reference")
+        if not reference:
+            return
+        slots = dict(tracker.current_slot_values())
+        slots.update({e["name"]: e.get("value") for e in events if e.get("event") == "slot" and e.get("name")})
+        slots["concern_text"] = remember_concern(tracker)
+        try:
+            data = handoff.referral_from_slots(tracker.sender_id, slots, urgent_reason=None)
+            await in_thread(handoff.update_referral, str(reference), data)
+        except Exception:  # the conversation goes on; the person still gets the referral as stored
+            logger.exception("handoff.update_failed")
 
     def _typed(self, tracker: Tracker, slot: str) -> dict[str, Any]:
         if tracker.get_slot("requested_slot") != slot:

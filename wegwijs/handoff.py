@@ -93,6 +93,15 @@ def store_referral(data: ReferralIn) -> ReferralOut:
     )
 
 
+def update_referral(reference: str, data: ReferralIn) -> ReferralOut | None:
+    """Add later contact wishes to a stored referral (:func:`service.update_contact`).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused it.
+    """
+    return service.update_contact(bootstrap.get_session_factory(), reference, data)
+
+
 def delete_conversation_data(conversation_id: str) -> int:
     """Delete the conversation's referrals ("delete my data"); return how many.
 

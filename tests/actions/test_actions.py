@@ -203,6 +203,21 @@ async def test_urgent_referral_after_the_numbers(db) -> None:
     assert "geweld in huis" in out.summary_nl and "ሰብኣየይ ይወቕዓኒ" in out.summary_nl
 
 
+async def test_contact_wishes_after_an_urgent_referral_reach_it(db) -> None:
+    events = await ActionUrgentReferral().run(
+        CollectingDispatcher(), make_tracker("he pushed me against the wall", "urgent_help", sender_id="p-wish",
+                                             safety={"category": "violence_at_home"}), {})
+    reference = _slots(events)["referral_reference"]
+    t = make_tracker("please only a woman, and only whatsapp, never call me", "inform", sender_id="p-wish",
+                     slots={"referral_reference": reference, "contact_channel": "whatsapp", "contact_gender": "woman",
+                            "requested_slot": "person_type"})
+    await ValidateContactForm().run(CollectingDispatcher(), t, {"forms": {"contact_form": {"required_slots": []}}})
+    out = service.get_referral(bootstrap.get_session_factory(), reference, actor="test")
+    assert (out.urgency, out.contact_channel, out.contact_gender) == ("urgent", "whatsapp", "woman")
+    assert out.person_type == "not_said"  # not said yet: never invented
+    assert "WhatsApp" in out.summary_nl or "whatsapp" in out.summary_nl.lower()
+
+
 async def test_urgent_referral_says_so_when_the_database_is_down(tmp_path) -> None:
     from wegwijs.settings import Settings
 

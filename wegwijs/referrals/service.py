@@ -318,6 +318,37 @@ def create_referral(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+#: Fields a later message may add to a stored referral (the parent's contact wishes).
+UPDATABLE_FIELDS = (
+    "person_type", "contact_channel", "contact_times", "contact_times_text", "contact_gender",
+    "contact_setting", "interpreter_needed", "municipality", "children_ages", "children_count",
+)
+
+
+def update_contact(session_factory: sessionmaker, reference: str, data: ReferralIn) -> ReferralOut | None:
+    """Add what the parent said after a referral was stored (e.g. "only WhatsApp, never call")
+    to that referral; values already stored are replaced only by new ones, never by "not said".
+
+    Also replaces ``concern_text`` with ``data``'s when that is longer (the words accumulate).
+
+    Returns:
+        The updated referral, or None when ``reference`` is unknown (e.g. deleted).
+    """
+    with session_factory.begin() as session:
+        row = _lookup(session, reference)
+        if row is None:
+            return None
+        for name in UPDATABLE_FIELDS:
+            value = getattr(data, name)
+            if value in (None, [], "not_said"):
+                continue
+            setattr(row, name, list(value) if isinstance(value, list) else value)
+        if len(data.concern_text) > len(row.concern_text or []):
+            row.concern_text = [item.dict() for item in data.concern_text]
+        session.flush()
+        return ReferralOut.from_model(row)
+
+
 def _free_reference(session: Session) -> str:
     while True:
         reference = new_reference()
