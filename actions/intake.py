@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from datetime import datetime, timezone
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker, ValidationAction
 from rasa_sdk.events import ActionExecutionRejected, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
@@ -72,6 +72,47 @@ def answered_since_user(tracker: Tracker, form: str) -> bool:
         if event.get("event") == "action" and event.get("name") not in (form, "action_listen", None):
             return True
     return False
+
+
+def slot_before_latest_message(tracker: Tracker, slot: str) -> Any:
+    """The value ``slot`` had before the latest user message (None after a reset)."""
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            seen_user = True
+        elif seen_user and kind in ("reset_slots", "restart", "session_started"):
+            return None
+        elif seen_user and kind == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return None
+
+
+def merge_ages(old: Any, new: list[int], asked: bool) -> list[int]:
+    """Children's ages after a message that mentions ages.
+
+    The answer to the ages question replaces what was known; elsewhere ("my 12-year-old
+    son fights at school", said after "4, 8 and 12") a mention of known children keeps
+    the list, and an age not in it is added (a child not mentioned before).
+    """
+    if asked or not isinstance(old, list) or not old:
+        return new
+    if not new:
+        return list(old)
+    rest = list(old)
+    added = []
+    for age in new:
+        if age in rest:
+            rest.remove(age)
+        else:
+            added.append(age)
+    return list(old) + added
+
+
+def _valid_ages(slot_value: Any) -> list[int] | None:
+    if isinstance(slot_value, list):
+        return [int(a) for a in slot_value if isinstance(a, (int, float)) and 0 <= a <= 17]
+    return None
 
 
 def interruption_events(tracker: Tracker, form: str, answered: bool) -> list[dict[str, Any]]:
@@ -138,10 +179,11 @@ class ValidateIntakeForm(FormValidationAction):
     async def validate_children_ages(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        if isinstance(slot_value, list):
-            ages = [int(a) for a in slot_value if isinstance(a, (int, float)) and 0 <= a <= 17]
-            return {"children_ages": ages}
-        return {"children_ages": None}
+        ages = _valid_ages(slot_value)
+        if ages is None:
+            return {"children_ages": None}
+        asked = tracker.get_slot("requested_slot") == "children_ages"
+        return {"children_ages": merge_ages(slot_before_latest_message(tracker, "children_ages"), ages, asked)}
 
     async def validate_municipality(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -149,6 +191,20 @@ class ValidateIntakeForm(FormValidationAction):
         if isinstance(slot_value, str) and slot_value and not is_payload(slot_value):
             return {"municipality": slot_value}
         return {"municipality": None}
+
+
+class ValidateSlotMappings(ValidationAction):
+    """Slots filled by the global mappings outside the forms (Rasa runs it after every
+    message): a later mention of one child's age does not replace the list of ages."""
+
+    async def validate_children_ages(
+        self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> dict[str, Any]:
+        ages = _valid_ages(slot_value)
+        if ages is None:
+            return {"children_ages": slot_value}
+        asked = tracker.active_loop.get("name") == "intake_form" and tracker.get_slot("requested_slot") == "children_ages"
+        return {"children_ages": merge_ages(slot_before_latest_message(tracker, "children_ages"), ages, asked)}
 
 
 class AskAction(Action, ABC):

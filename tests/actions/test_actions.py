@@ -376,3 +376,32 @@ async def test_an_unsupported_language_gets_the_language_menu() -> None:
     d = CollectingDispatcher()
     await ActionAskLanguageOk().run(d, make_tracker("привет как дела", "greet", language={"code": "ru", "confidence": 0.97}), {})
     assert _keys(d) == ["utter_ask_language_choice"] and len(d.messages[0]["buttons"]) == len(store().registry.supported)
+
+
+@pytest.mark.parametrize(
+    "old, new, asked, expected",
+    [
+        ([4, 8, 12], [12], False, [4, 8, 12]),  # "my 12-year-old fights at school"
+        ([4, 8, 12], [15], False, [4, 8, 12, 15]),  # a child not mentioned before
+        ([4, 8, 12], [5, 9], True, [5, 9]),  # the answer to the ages question replaces
+        (None, [3], False, [3]),
+        ([2, 5], [], False, [2, 5]),
+    ],
+)
+def test_merge_ages(old, new, asked, expected) -> None:
+    from actions.intake import merge_ages
+
+    assert merge_ages(old, new, asked) == expected
+
+
+async def test_a_later_mention_of_one_child_keeps_the_ages() -> None:
+    from actions.intake import ValidateSlotMappings
+
+    t = make_tracker("mijn zoon van 12 vecht op school", "topic_behaviour", slots={"children_ages": [12]})
+    t.events = [
+        {"event": "slot", "name": "children_ages", "value": [4, 8, 12]},
+        {"event": "user", "text": "mijn zoon van 12 vecht op school"},
+        {"event": "slot", "name": "children_ages", "value": [12]},
+    ]
+    got = await ValidateSlotMappings().validate_children_ages([12], CollectingDispatcher(), t, {})
+    assert got == {"children_ages": [4, 8, 12]}
