@@ -197,6 +197,12 @@ class ValidateSlotMappings(ValidationAction):
     """Slots filled by the global mappings outside the forms (Rasa runs it after every
     message): a later mention of one child's age does not replace the list of ages."""
 
+    def domain_slots(self, domain: dict[str, Any]) -> list[str]:
+        """The slots validated here. rasa-sdk's default leaves out every slot with a form
+        condition in one of its mappings, and ``children_ages`` has one (bare numbers
+        count as ages only while the ages question is open)."""
+        return ["children_ages"]
+
     async def validate_children_ages(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:

@@ -403,5 +403,8 @@ async def test_a_later_mention_of_one_child_keeps_the_ages() -> None:
         {"event": "user", "text": "mijn zoon van 12 vecht op school"},
         {"event": "slot", "name": "children_ages", "value": [12]},
     ]
-    got = await ValidateSlotMappings().validate_children_ages([12], CollectingDispatcher(), t, {})
-    assert got == {"children_ages": [4, 8, 12]}
+    domain = {"slots": {"children_ages": {"type": "any", "mappings": [
+        {"type": "from_entity", "entity": "children_ages"},
+        {"type": "from_entity", "entity": "numbers", "conditions": [{"active_loop": "intake_form"}]}]}}, "forms": {}}
+    events = await ValidateSlotMappings().run(CollectingDispatcher(), t, domain)
+    assert [e["value"] for e in events if e.get("name") == "children_ages"] == [[4, 8, 12]]

@@ -276,6 +276,8 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
         pm_hint = _any(norm, words.time_words.get("afternoon", set()) | words.time_words.get("evening", set()))
         if 1 <= hour <= 7 and (minutes is None or pm_hint or is_after):
             hour += 12  # "after 5" in a conversation about being called back: 17:00
+        elif 8 <= hour <= 11 and pm_hint and not _any(norm, words.time_words.get("morning", set())):
+            hour += 12  # "akşam 8'den sonra", "in the evening after 9": 20:00, 21:00
         label = f"{hour:02d}:{(minutes or 0):02d}"
         parts.append(("na " if is_after else "voor " if is_before else "om ") + label)
         used.add(idx)
