@@ -75,7 +75,6 @@ class ValidateContactForm(FormValidationAction):
             return
         slots = dict(tracker.current_slot_values())
         slots.update({e["name"]: e.get("value") for e in events if e.get("event") == "slot" and e.get("name")})
-        slots["concern_text"] = remember_concern(tracker)
         try:
             data = handoff.referral_from_slots(tracker.sender_id, slots, urgent_reason=None)
             await in_thread(handoff.update_referral, str(reference), data)

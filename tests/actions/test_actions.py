@@ -215,6 +215,7 @@ async def test_contact_wishes_after_an_urgent_referral_reach_it(db) -> None:
     out = service.get_referral(bootstrap.get_session_factory(), reference, actor="test")
     assert (out.urgency, out.contact_channel, out.contact_gender) == ("urgent", "whatsapp", "woman")
     assert out.person_type == "not_said"  # not said yet: never invented
+    assert [c.text for c in out.concern_text] == ["he pushed me against the wall"]  # the danger sentence stays
     assert "WhatsApp" in out.summary_nl or "whatsapp" in out.summary_nl.lower()
 
 

@@ -329,7 +329,8 @@ def update_contact(session_factory: sessionmaker, reference: str, data: Referral
     """Add what the parent said after a referral was stored (e.g. "only WhatsApp, never call")
     to that referral; values already stored are replaced only by new ones, never by "not said".
 
-    Also replaces ``concern_text`` with ``data``'s when that is longer (the words accumulate).
+    ``concern_text`` is left as stored: for an urgent referral it holds the danger sentence the
+    summary quotes, and later contact answers must not take its place.
 
     Returns:
         The updated referral, or None when ``reference`` is unknown (e.g. deleted).
@@ -343,8 +344,6 @@ def update_contact(session_factory: sessionmaker, reference: str, data: Referral
             if value in (None, [], "not_said"):
                 continue
             setattr(row, name, list(value) if isinstance(value, list) else value)
-        if len(data.concern_text) > len(row.concern_text or []):
-            row.concern_text = [item.dict() for item in data.concern_text]
         session.flush()
         return ReferralOut.from_model(row)
 
