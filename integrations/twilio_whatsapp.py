@@ -57,7 +57,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import uuid
 from collections import OrderedDict
@@ -83,7 +82,7 @@ from integrations.whatsapp import (
     Inbound,
     MessageLog,
     ReplyTexts,
-    expand_placeholders,
+    channel_settings,
     pseudonym,
     safe_kind,
     split_text,
@@ -177,23 +176,9 @@ class TwilioWhatsAppConfig:
         Raises:
             ValueError: a number setting is not a number.
         """
-        env = os.environ if environ is None else environ
-        creds = dict(credentials or {})
-        values: Dict[str, Any] = {}
-        for key, variable in SETTINGS.items():
-            value = expand_placeholders(creds.get(key), env) or env.get(variable, "").strip()
-            if value:
-                values[key] = value.rstrip("/") if key == "api_url" else value
-        for key, kind in (
-            ("max_body_bytes", int),
-            ("max_senders", int),
-            ("send_attempts", int),
-            ("send_backoff_seconds", float),
-            ("send_timeout_seconds", float),
-        ):
-            if creds.get(key) not in (None, ""):
-                values[key] = kind(expand_placeholders(creds[key], env))
-        return cls(**values)
+        numbers = {"max_body_bytes": int, "max_senders": int, "send_attempts": int,
+                   "send_backoff_seconds": float, "send_timeout_seconds": float}
+        return cls(**channel_settings(credentials, environ, SETTINGS, numbers, url_key="api_url"))
 
 
 # --------------------------------------------------------------------------- buttons

@@ -126,6 +126,42 @@ def _safe_kind(value: Any, prefix: str = "") -> str:
 
 
 #: Public name of :func:`_safe_kind` (used by ``integrations.twilio_whatsapp``).
+
+def channel_settings(
+    credentials: Optional[Dict[str, Any]],
+    environ: Optional[Mapping[str, str]],
+    text_settings: Mapping[str, str],
+    number_settings: Mapping[str, type],
+    *,
+    url_key: str,
+) -> Dict[str, Any]:
+    """A channel's settings from its credentials entry and the environment.
+
+    Args:
+        credentials: the credentials.yml entry (``${VAR}`` placeholders expanded, unset = empty).
+        environ: the environment (default ``os.environ``).
+        text_settings: setting name → environment variable read when the entry has no value.
+        number_settings: setting name → ``int`` or ``float`` (credentials only).
+        url_key: the setting whose trailing "/" is dropped.
+
+    Returns:
+        ``{setting: value}`` for every setting that has a value.
+
+    Raises:
+        ValueError: a number setting is not a number.
+    """
+    env = os.environ if environ is None else environ
+    creds = dict(credentials or {})
+    values: Dict[str, Any] = {}
+    for key, variable in text_settings.items():
+        value = _expand(creds.get(key), env) or env.get(variable, "").strip()
+        if value:
+            values[key] = value.rstrip("/") if key == url_key else value
+    for key, kind in number_settings.items():
+        if creds.get(key) not in (None, ""):
+            values[key] = kind(_expand(creds[key], env))
+    return values
+
 safe_kind = _safe_kind
 
 
@@ -140,7 +176,6 @@ def _expand(value: Any, environ: Mapping[str, str]) -> str:
 
 
 #: Public name of :func:`_expand` (used by ``integrations.twilio_whatsapp``).
-expand_placeholders = _expand
 
 
 @dataclass(frozen=True)
@@ -184,22 +219,8 @@ class WhatsAppConfig:
         Raises:
             ValueError: a number setting is not a number.
         """
-        env = os.environ if environ is None else environ
-        creds = dict(credentials or {})
-        values: Dict[str, Any] = {}
-        for key, variable in SETTINGS.items():
-            value = _expand(creds.get(key), env) or env.get(variable, "").strip()
-            if value:
-                values[key] = value.rstrip("/") if key == "graph_url" else value
-        for key, kind in (
-            ("max_body_bytes", int),
-            ("send_attempts", int),
-            ("send_backoff_seconds", float),
-            ("send_timeout_seconds", float),
-        ):
-            if creds.get(key) not in (None, ""):
-                values[key] = kind(_expand(creds[key], env))
-        return cls(**values)
+        numbers = {"max_body_bytes": int, "send_attempts": int, "send_backoff_seconds": float, "send_timeout_seconds": float}
+        return cls(**channel_settings(credentials, environ, SETTINGS, numbers, url_key="graph_url"))
 
 
 # --------------------------------------------------------------------------- storage
