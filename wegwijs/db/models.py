@@ -97,7 +97,13 @@ class Referral(Base):
     contact_gender = sa.Column(sa.String(10), nullable=True)
     contact_setting = sa.Column(sa.String(20), nullable=True)
     consent_at = sa.Column(UTCDateTime(), nullable=True)
-    status = sa.Column(sa.String(20), nullable=False, default="new")
+    status = sa.Column(sa.String(20), nullable=False, default="new")  # new | in_progress | contacted | closed
+    status_reason = sa.Column(sa.Text, nullable=True)  # why it was closed (afgesloten, met reden)
+    # routing (wegwijs.routing): the staff member's key in municipalities/routing/<gemeente>.yml,
+    # the queue it went to ("<gemeente>" or "default") and, when no person fitted, why
+    assignee_key = sa.Column(sa.String(100), nullable=True, index=True)
+    route_queue = sa.Column(sa.String(100), nullable=True)
+    route_reason = sa.Column(sa.Text, nullable=True)
 
     @property
     def language_name_nl(self) -> str:
