@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, Tracker
-from rasa_sdk.events import SlotSet
+from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import pack_for, remember_concern
@@ -68,8 +68,21 @@ def misunderstood(
     return [SlotSet("fallback_count", float(count)), concern]
 
 
+def end_of_turn(tracker: Tracker) -> list[dict[str, Any]]:
+    """What must follow ``action_fallback``: the open form's question, else listening.
+
+    ``action_fallback`` is also RulePolicy's core fallback (no rule applies). Without a
+    rule for what comes after it, the policy predicted it again and again until Rasa's
+    circuit breaker stopped the turn (ten "sorry" messages, then silence). A form run
+    after another action asks its open question without validating the message again.
+    """
+    loop = (tracker.active_loop or {}).get("name")
+    return [FollowupAction(loop or "action_listen")]
+
+
 class ActionFallback(Action):
-    """Says it did not understand; the second time in a row, offers a person."""
+    """Says it did not understand; the second time in a row, offers a person. Always ends
+    the turn (:func:`end_of_turn`)."""
 
     def name(self) -> str:
         return "action_fallback"
@@ -80,4 +93,4 @@ class ActionFallback(Action):
         events = misunderstood(dispatcher, tracker, "utter_not_understood", offer_topics=True)
         if not any(e.get("name") == "offered_person" for e in events):
             events.append(SlotSet("offered_person", False))
-        return events
+        return events + end_of_turn(tracker)

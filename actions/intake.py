@@ -127,6 +127,35 @@ def interruption_events(tracker: Tracker, form: str, answered: bool) -> list[dic
     return []
 
 
+def previous_bot_responses(tracker: Tracker) -> list[str]:
+    """Names of the responses the bot sent just before the latest user message (its last turn)."""
+    out: list[str] = []
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                break
+            seen_user = True
+        elif seen_user and kind == "bot":
+            out.append(((event.get("metadata") or {}).get("utter_action")) or "")
+    return out[::-1]
+
+
+def consent_reconsidered(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """A yes right after the bot confirmed a refusal ("ok, toch wel, ja is goed"): the
+    parent changed their mind, so consent is now given (with a new time). Only then: a
+    yes later on answers whatever was asked at that moment, never the privacy question."""
+    if (
+        tracker.get_slot("consent") == "no"
+        and latest_intent(tracker) == "affirm"
+        and "utter_consent_no" in previous_bot_responses(tracker)
+    ):
+        dispatcher.utter_message(response="utter_consent_yes")
+        return [SlotSet("consent", "yes"), SlotSet("consent_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))]
+    return []
+
+
 class ValidateIntakeForm(FormValidationAction):
     """Validates the intake answers; every question can be skipped, none is asked twice."""
 
@@ -148,6 +177,7 @@ class ValidateIntakeForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         events = await super().run(dispatcher, tracker, domain)
+        events += consent_reconsidered(dispatcher, tracker)
         return events + interruption_events(tracker, "intake_form", fills_a_slot(events))
 
     async def extract_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
@@ -356,8 +386,21 @@ class ActionNoteOutOfScope(Action):
         return [SlotSet("out_of_scope_questions", questions[-5:])]
 
 
+#: entities that are facts the global slot mappings keep ("we live in Den Bosch" while
+#: another question is open): such a message was understood, even if it did not answer
+FACT_ENTITIES = frozenset({
+    "person_type", "contact_channel", "contact_gender", "contact_setting", "contact_times",
+    "language_choice", "children_ages", "pregnant", "pregnancy_months", "municipality", "interpreter",
+})
+
+
 class ActionNotUnderstood(Action):
-    """An answer inside a form we could not read: say so; the second time in a row, offer a person."""
+    """An answer inside a form we could not read: say so; the second time in a row, offer a person.
+
+    A message that gave another fact than the one asked (kept by the global slot
+    mappings) was understood: nothing is said, it is not kept as an unread concern, and
+    the form asks its open question again.
+    """
 
     def name(self) -> str:
         return "action_not_understood"
@@ -367,6 +410,9 @@ class ActionNotUnderstood(Action):
     ) -> list[dict[str, Any]]:
         from actions.fallback import misunderstood
 
+        entities = {e.get("entity") for e in (tracker.latest_message or {}).get("entities") or []}
+        if entities & FACT_ENTITIES:
+            return []
         return misunderstood(dispatcher, tracker, "utter_answer_not_understood")
 
 
@@ -436,6 +482,20 @@ class ActionResume(Action):
         if follow:
             return follow
         dispatcher.utter_message(response="utter_anything_else")
+        return []
+
+
+class ActionGoOn(Action):
+    """Says nothing: the step a rule needs between a message that needs no answer of its
+    own (asking again for a person while the contact questions run) and the form's next
+    question. The form, run after another action, asks without validating again."""
+
+    def name(self) -> str:
+        return "action_go_on"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
         return []
 
 

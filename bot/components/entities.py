@@ -24,6 +24,11 @@ detected_language   the language fastText saw (≥ 0.7, more than 2 words): emer
                     use it when the conversation language is not set yet
 ==================  ===========================================================
 
+A message of at most three words that gives an intake fact ("Den Bosch", "taleefan,
+galabtii"), or an unsure non-topic one that does, gets the intent ``inform`` (an answer,
+not a topic or a request for the language menu); an unsure ``change_language`` without
+any fact becomes ``nlu_fallback`` (:func:`reread_intent`).
+
 A message that is only a language's name ("العربية", "Tigrinya", "in het Nederlands
 graag") also gets the intent ``inform`` (confidence 1.0), so the language is switched at
 once instead of the menu being shown again. The global slot mappings in
@@ -60,6 +65,44 @@ logger = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: LID confidence above which the message's language is reported as ``detected_language``.
 DETECTED_CONFIDENCE = 0.7
+
+
+#: intents a message keeps even when it carries intake facts ("klantmanager graag" asks for a
+#: person, "ja, via WhatsApp" agrees; an emergency and a deletion are never re-read)
+KEEP_INTENTS = frozenset({"request_human", "urgent_help", "delete_my_data", "affirm", "deny", "inform"})
+#: a message of at most this many words that carries an intake fact is an answer
+#: ("Den Bosch" was read as topic_leisure, "taleefan, galabtii" as change_language)
+SHORT_ANSWER_WORDS = 3
+#: below this confidence a non-topic intent on a message with intake facts is an answer,
+#: and change_language (which opens the language menu mid-question) is not trusted
+UNSURE_CONFIDENCE = 0.6
+#: a short message read as a topic at least this surely keeps its topic ("school 8"
+#: is both)
+SURE_TOPIC = 0.8
+
+
+def reread_intent(intent: Dict[str, Any], facts: Dict[str, Any], text: str) -> Optional[str]:
+    """The intent a message should have instead of the classifier's, or None to keep it.
+
+    Args:
+        intent: the classifier's ``{"name", "confidence"}``.
+        facts: the intake facts found in the message (``detected_language`` excluded).
+        text: the message.
+
+    Returns:
+        ``"inform"`` for a short or unsure message that gives intake facts,
+        ``"nlu_fallback"`` for an unsure change_language without facts, else None.
+    """
+    name = intent.get(INTENT_NAME_KEY) or ""
+    confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+    if facts and name not in KEEP_INTENTS:
+        if len(text.split()) <= SHORT_ANSWER_WORDS and not (name.startswith("topic_") and confidence >= SURE_TOPIC):
+            return "inform"
+        if confidence < UNSURE_CONFIDENCE and not name.startswith("topic_"):
+            return "inform"
+    if not facts and name == "change_language" and confidence < UNSURE_CONFIDENCE:
+        return "nlu_fallback"
+    return None
 
 
 @DefaultV1Recipe.register(DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR, is_trainable=False)
@@ -146,6 +189,13 @@ class IntakeEntityExtractor(GraphComponent, EntityExtractorMixin):
             if choice:
                 facts = {"language_choice": choice}
                 message.set(INTENT, {INTENT_NAME_KEY: "inform", PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
+            else:
+                intent = message.get(INTENT) or {}
+                better = reread_intent(intent, facts, text)
+                if better:
+                    message.set(INTENT, {INTENT_NAME_KEY: better,
+                                         PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0},
+                                add_to_output=True)
             detected = message.get(LANGUAGE) or {}
             if lang in self._names.supported and (detected.get(LANGUAGE_CONFIDENCE) or 0.0) >= DETECTED_CONFIDENCE \
                     and len(text.split()) > 2:

@@ -409,3 +409,49 @@ async def test_a_later_mention_of_one_child_keeps_the_ages() -> None:
         {"type": "from_entity", "entity": "numbers", "conditions": [{"active_loop": "intake_form"}]}]}}, "forms": {}}
     events = await ValidateSlotMappings().run(CollectingDispatcher(), t, domain)
     assert [e["value"] for e in events if e.get("name") == "children_ages"] == [[4, 8, 12]]
+
+
+@pytest.mark.parametrize("loop, follow", [(None, "action_listen"), ("contact_form", "contact_form")])
+async def test_fallback_always_ends_the_turn(loop, follow) -> None:
+    """As RulePolicy's core fallback, action_fallback was predicted again and again (the
+    circuit breaker stopped the turn after ten "sorry" messages): it must say what comes next."""
+    t = make_tracker("xyz", "request_human")
+    if loop:
+        t.active_loop = {"name": loop}
+    events = await ActionFallback().run(CollectingDispatcher(), t, {})
+    assert events[-1] == {"event": "followup", "name": follow, "timestamp": None}
+
+
+def _after_refusal(text: str, intent: str, bot_said: str) -> Any:
+    t = make_tracker(text, intent, slots={"consent": "no", "language": "nl", "requested_slot": "municipality"})
+    t.events = [
+        {"event": "user", "text": "nee liever niet"},
+        {"event": "bot", "text": "...", "metadata": {"utter_action": bot_said}},
+        {"event": "bot", "text": "...", "metadata": {"utter_action": "utter_ask_municipality"}},
+        {"event": "user", "text": text},
+    ]
+    return t
+
+
+@pytest.mark.parametrize("intent, bot_said, changed", [
+    ("affirm", "utter_consent_no", True),        # "ok toch wel, ja is goed" right after the refusal
+    ("affirm", "utter_ask_children_ages", False),  # a later yes answers something else
+    ("deny", "utter_consent_no", False),
+])
+async def test_a_yes_right_after_a_refusal_gives_consent(intent, bot_said, changed) -> None:
+    from actions.intake import consent_reconsidered
+
+    d = CollectingDispatcher()
+    events = consent_reconsidered(d, _after_refusal("ok toch wel, ja is goed", intent, bot_said))
+    assert (_slots(events).get("consent") == "yes") is changed
+    assert (_keys(d) == ["utter_consent_yes"]) is changed
+
+
+async def test_another_fact_is_not_a_misunderstanding() -> None:
+    from actions.intake import ActionNotUnderstood
+
+    d = CollectingDispatcher()
+    t = make_tracker("we wonen in Den Bosch", "inform", entities=[{"entity": "municipality", "value": "'s-Hertogenbosch"}])
+    assert await ActionNotUnderstood().run(d, t, {}) == [] and d.messages == []
+    events = await ActionNotUnderstood().run(d, make_tracker("blabla", "inform"), {})
+    assert _keys(d) == ["utter_answer_not_understood"] and "concern_text" in _slots(events)

@@ -1,0 +1,28 @@
+"""The intake extractor's second reading of the intent (bot/components/entities.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.components.entities import reread_intent
+
+
+def _i(name: str, confidence: float) -> dict:
+    return {"name": name, "confidence": confidence}
+
+
+@pytest.mark.parametrize("intent, facts, text, expected", [
+    (_i("topic_leisure", 0.36), {"municipality": "'s-Hertogenbosch"}, "Den Bosch", "inform"),
+    (_i("change_language", 0.44), {"contact_channel": "phone"}, "taleefan, galabtii", "inform"),
+    (_i("change_language", 0.46), {}, "lahal", "nlu_fallback"),
+    (_i("change_language", 0.95), {}, "andere taal", None),
+    (_i("greet", 0.5), {"children_ages": [14]}, "hallo, ik heb een zoon van 14 jaar", "inform"),
+    # kept: an emergency, a request for a person, a sure topic, a sure long question
+    (_i("urgent_help", 0.4), {"children_ages": [3]}, "mijn zoon 3 valt", None),
+    (_i("request_human", 0.9), {"person_type": "klantmanager"}, "klantmanager", None),
+    (_i("topic_school", 0.9), {"children_ages": [8]}, "school 8", None),
+    (_i("topic_school", 0.7), {"children_ages": [8]}, "mijn zoon van 8 wil niet naar school", None),
+    (_i("bot_challenge", 0.9), {"children_ages": [8]}, "ben jij een robot of een mens", None),
+])
+def test_reread_intent(intent, facts, text, expected) -> None:
+    assert reread_intent(intent, facts, text) == expected
