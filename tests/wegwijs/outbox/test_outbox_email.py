@@ -3,7 +3,6 @@ that refuses or is down at first; backoff; failed rows visible; the Tigrinya end
 
 from __future__ import annotations
 
-import asyncio
 import json
 from datetime import datetime, timedelta, timezone
 
