@@ -255,11 +255,15 @@ class ActionCreateReferral(Action):
             dispatcher.utter_message(response="utter_referral_failed")
             return [SlotSet("offered_person", False)]
         pack = pack_for(tracker)
+        # routing (wegwijs.routing): the role of the person it went to and the gemeente's
+        # promised working days; the first name / language of out.contact is not worded yet
+        contact = out.contact
+        person_type = (contact.role if contact is not None and contact.role else None) or data.person_type or "either"
         dispatcher.utter_message(
             response="utter_referral_done",
-            person_label=pack.label("person_type", data.person_type or "either"),
+            person_label=pack.label("person_type", person_type),
             reference=out.reference,
-            days=str(handoff.contact_days()),
+            days=str(contact.response_days if contact is not None else handoff.contact_days()),
         )
         # the next request for a person asks the contact questions again
         reset = [SlotSet(s, None) for s in CONTACT_SLOTS]

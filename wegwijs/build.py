@@ -35,7 +35,8 @@ def training_data_paths() -> list[str]:
 
 def rasa_inputs() -> list[str]:
     """Everything the Rasa model is trained from (for the staleness hash)."""
-    return ["config.yml", "bot", "languages", "municipalities", "wegwijs/intake", "models/lid/lid.bin", *training_data_paths()]
+    # municipalities/routing/ (who gets a referral) is read at run time, not trained on
+    return ["config.yml", "bot", "languages", "municipalities/gemeenten", "wegwijs/intake", "models/lid/lid.bin", *training_data_paths()]
 
 
 def rasa_env() -> dict[str, str]:

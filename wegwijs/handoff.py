@@ -83,13 +83,18 @@ def referral_from_slots(
 
 
 def store_referral(data: ReferralIn) -> ReferralOut:
-    """Store a referral with its Dutch summary.
+    """Store a referral with its Dutch summary, route it and queue its notifications
+    (routing files of ``settings.routing_dir``); ``.contact`` of the result says who will
+    contact the parent and by when.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused it.
     """
+    from wegwijs.routing import cached_routing
+
     return service.create_referral(
-        bootstrap.get_session_factory(), data, names=bootstrap.get_dutch_names()
+        bootstrap.get_session_factory(), data, names=bootstrap.get_dutch_names(),
+        routing=cached_routing(bootstrap.get_settings().routing_dir),
     )
 
 

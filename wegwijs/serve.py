@@ -121,6 +121,9 @@ def start(
 ) -> Servers:
     """Start the action server, then the Rasa server; return when both answer.
 
+    The outbox worker (``wegwijs worker``, log ``var/worker-<rasa_port>.log``) is started
+    beside them, with the same environment, and stopped with them.
+
     Args:
         settings: storage settings (default: from the environment).
         rasa_port: port of the Rasa server (HTTP API and channels).
@@ -157,6 +160,13 @@ def start(
              "--endpoints", str(endpoints)],
             cwd=REPO_ROOT, env=env, stdout=rasa_log.open("wb"), stderr=subprocess.STDOUT,
         ))
+        # the outbox worker sends the notifications of new referrals (wegwijs.outbox.worker)
+        worker_log = VAR / f"worker-{rasa_port}.log"
+        worker_proc = subprocess.Popen(
+            [sys.executable, "-m", "wegwijs.cli", "worker"],
+            cwd=REPO_ROOT, env=env, stdout=worker_log.open("wb"), stderr=subprocess.STDOUT,
+        )
+        servers.procs.append(worker_proc)
         _wait_http(f"http://127.0.0.1:{action_port}/health", servers.procs[0], timeout, action_log)
         _wait_http(
             f"http://127.0.0.1:{rasa_port}/status", servers.procs[1], timeout, rasa_log,
@@ -166,6 +176,8 @@ def start(
         for proc, log in ((servers.procs[0], action_log), (servers.procs[1], rasa_log)):
             if proc.poll() is not None:
                 raise ServeError(f"a server exited with {proc.returncode} (port taken?); see {log}")
+        if worker_proc.poll() is not None:
+            raise ServeError(f"the outbox worker exited with {worker_proc.returncode}; see {worker_log}")
     except BaseException:
         servers.stop()
         raise
@@ -202,6 +214,7 @@ def serve_forever(rasa_port: int = 5005, action_port: int = 5055) -> int:
         f"  NLU parse:      POST {url}/model/parse  {{\"text\": \"...\"}}\n"
         f"  socket.io:      {url}/socket.io\n"
         f"  action server:  http://127.0.0.1:{action_port}/health\n"
+        f"  outbox worker:  var/worker-{rasa_port}.log (referral notifications)\n"
         "Stop with Ctrl-C.",
         flush=True,
     )

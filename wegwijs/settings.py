@@ -23,6 +23,8 @@ Environment variables (all optional):
 ``WEGWIJS_REDIS_URL``          Redis for Rasa's lock store.
                                Default ``redis://127.0.0.1:6379/1``.
 ``WEGWIJS_ACTOR``              Who uses the CLI (access log); default: OS user.
+``WEGWIJS_ROUTING_DIR``        Routing files (who gets a referral, how staff are
+                               notified). Default ``<repo>/municipalities/routing``.
 =============================  ==============================================
 """
 
@@ -58,6 +60,7 @@ class Settings:
     languages_dir: Path = REPO_ROOT / "languages"
     redis_url: str = "redis://127.0.0.1:6379/1"
     actor: str | None = None
+    routing_dir: Path = REPO_ROOT / "municipalities" / "routing"
 
     def __post_init__(self) -> None:
         if self.retention_days < 1:
@@ -103,6 +106,9 @@ class Settings:
         languages_dir = env.get("WEGWIJS_LANGUAGES_DIR", "").strip()
         if languages_dir:
             values["languages_dir"] = Path(languages_dir)
+        routing_dir = env.get("WEGWIJS_ROUTING_DIR", "").strip()
+        if routing_dir:
+            values["routing_dir"] = Path(routing_dir)
         return cls(**values)
 
     def with_overrides(self, **changes: Any) -> Settings:

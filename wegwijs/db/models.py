@@ -159,3 +159,44 @@ class ChannelMessage(Base):
 
     def __repr__(self) -> str:  # no personal data in reprs
         return f"<ChannelMessage {self.channel} {self.kind} id={self.id}>"
+
+
+class OutboxMessage(Base):
+    """A notification of a referral waiting to be sent, or sent (``wegwijs.outbox``).
+
+    Written in the same transaction as its referral (``create_referral``), so a stored
+    referral always has its notifications; the worker (``wegwijs worker``) sends them with
+    retries. ``kind`` is ``email`` (SMTP) or ``webhook`` (HMAC-signed POST).
+
+    ``status``: ``pending`` (due at ``next_attempt_at``) → ``sending`` (claimed by a worker;
+    ``next_attempt_at`` is then the end of its lease, after which another worker may take
+    it over: a worker killed mid-send loses nothing) → ``sent``, or back to ``pending`` with
+    a later ``next_attempt_at`` after a failure, or ``failed`` after the last attempt (kept
+    and listed by ``wegwijs outbox list``). ``idempotency_key`` is the same on every
+    attempt: it is the e-mail's Message-ID and the webhook's ``Idempotency-Key`` header.
+
+    ``payload`` holds no more than the person must get (recipients, subject, the Dutch
+    summary); ``last_error`` holds the error class and code only, never personal data.
+    Rows go when their referral goes ("delete my data", purge): ``ON DELETE CASCADE``.
+    """
+
+    __tablename__ = "outbox"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    referral_id = sa.Column(
+        sa.Integer, sa.ForeignKey("referrals.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    kind = sa.Column(sa.String(10), nullable=False)  # email | webhook
+    idempotency_key = sa.Column(sa.String(200), nullable=False, unique=True)
+    payload = sa.Column(sa.JSON, nullable=False)
+    status = sa.Column(sa.String(10), nullable=False, default="pending")  # pending | sending | sent | failed
+    attempts = sa.Column(sa.Integer, nullable=False, default=0)
+    next_attempt_at = sa.Column(UTCDateTime(), nullable=False, default=utcnow)
+    last_error = sa.Column(sa.Text, nullable=True)
+    created_at = sa.Column(UTCDateTime(), nullable=False, default=utcnow)
+    sent_at = sa.Column(UTCDateTime(), nullable=True)
+
+    __table_args__ = (sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+
+    def __repr__(self) -> str:  # no personal data in reprs
+        return f"<OutboxMessage id={self.id} {self.kind} {self.status} referral={self.referral_id}>"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime, timedelta, timezone
-from typing import Any, Callable, List, Literal, Optional
+from typing import TYPE_CHECKING, Any, Callable, List, Literal, Optional
 
 from pydantic import BaseModel, Field, conint, constr, root_validator, validator
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +19,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from wegwijs.db.models import Referral, utcnow
 from wegwijs.referrals import repository
 from wegwijs.referrals.summary import DutchNames, render_summary_nl
+
+if TYPE_CHECKING:  # pragma: no cover
+    from wegwijs.routing import RoutingTable
 
 #: Characters of a reference: no 0/O, 1/I/L, 5/S, 8/B, 2/Z (easy to read aloud and type).
 REFERENCE_ALPHABET = "ACDEFGHJKMNPQRTUVWXY34679"
@@ -212,6 +215,13 @@ class ReferralOut(BaseModel):
     pregnancy_months: Optional[int]
     status: str
     summary_nl: str
+    # routing (wegwijs.routing); not in JSON_FIELDS: the stable JSON shape is unchanged
+    assignee_key: Optional[str] = None
+    route_queue: Optional[str] = None
+    route_reason: Optional[str] = None
+    #: who will contact the parent and by when (a wegwijs.routing.ContactDescription);
+    #: set only by create_referral
+    contact: Optional[Any] = None
 
     @classmethod
     def from_model(cls, referral: Referral) -> ReferralOut:
@@ -244,6 +254,9 @@ class ReferralOut(BaseModel):
             pregnancy_months=referral.pregnancy_months,
             status=referral.status,
             summary_nl=render_summary_nl(referral),
+            assignee_key=referral.assignee_key,
+            route_queue=referral.route_queue,
+            route_reason=referral.route_reason,
         )
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -291,8 +304,15 @@ def create_referral(
     names: DutchNames | None = None,
     now: datetime | None = None,
     attempts: int = 5,
+    routing: RoutingTable | None = None,
 ) -> ReferralOut:
-    """Store a new referral with a fresh unique reference and return it.
+    """Store a new referral with a fresh unique reference, route it, and return it.
+
+    Routing (:func:`wegwijs.routing.route`) fills ``assignee_key``, ``route_queue`` and
+    ``route_reason``; the notifications of its queue (e-mail and/or webhook,
+    :func:`wegwijs.outbox.messages.notifications_for`) are written to the ``outbox``
+    table in the same transaction, so a stored referral is never without them. The
+    returned object's ``contact`` says who will contact the parent and by when.
 
     Args:
         session_factory: from ``wegwijs.bootstrap.get_session_factory()``.
@@ -301,7 +321,15 @@ def create_referral(
             without them ids and codes are stored as names.
         now: creation time (tests); default the current UTC time.
         attempts: how often to draw a new reference when one is taken.
+        routing: the routing table; default ``municipalities/routing/`` (read once).
+
+    Raises:
+        wegwijs.routing.RoutingError: the default routing files are invalid.
     """
+    from wegwijs.outbox.messages import notifications_for
+    from wegwijs.routing import cached_routing, route
+
+    routing = routing or cached_routing()
     names = names or DutchNames()
     created_at = _as_utc(now) or utcnow()
     for attempt in range(attempts):
@@ -309,8 +337,17 @@ def create_referral(
             with session_factory.begin() as session:
                 referral = _build_model(data, names, created_at)
                 referral.reference = _free_reference(session)
+                routed = route(referral, routing)
+                referral.assignee_key = routed.assignee_key
+                referral.route_queue = routed.route_queue
+                referral.route_reason = routed.route_reason
                 repository.create(session=session, referral=referral)
-                return ReferralOut.from_model(referral)
+                out = ReferralOut.from_model(referral)
+                for message in notifications_for(referral, routed, routing, out.summary_nl):
+                    session.add(message)
+                session.flush()
+                out.contact = routed.contact_description
+                return out
         except IntegrityError:
             # another writer took the same reference between check and insert
             if attempt == attempts - 1:

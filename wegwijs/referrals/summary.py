@@ -170,6 +170,12 @@ def _yes_no(value: bool | None, unknown: str) -> str:
     return "ja" if value else "nee"
 
 
+def _route_queue_nl(queue: str | None) -> str | None:
+    if not queue:
+        return None
+    return "landelijke wachtrij" if queue == "default" else f"gemeente {queue}"
+
+
 def summary_context(referral: Any) -> dict[str, Any]:
     """Plain Dutch values for the template, from a referral (ORM row or similar)."""
     names: Mapping[str, str] = getattr(referral, "language_names_nl", None) or {}
@@ -238,6 +244,10 @@ def summary_context(referral: Any) -> dict[str, Any]:
         ),
         "consent_at": format_datetime_nl(referral.consent_at),
         "conversation_id": referral.conversation_id,
+        # routing (wegwijs.routing): absent on objects that were never routed
+        "route_queue": _route_queue_nl(getattr(referral, "route_queue", None)),
+        "assignee_key": getattr(referral, "assignee_key", None),
+        "route_reason": getattr(referral, "route_reason", None),
     }
 
 

@@ -1,0 +1,125 @@
+"""The notifications of a new referral, as outbox rows (written with the referral).
+
+One row per channel the referral's queue has in its routing file: ``email`` and/or
+``webhook``. The payload holds what is sent and no more than the person must get:
+
+* e-mail: ``{"route_queue", "to", "cc", "subject", "body"}`` — ``to`` is the person the
+  referral was routed to (their ``email``), else the queue's mailbox; ``cc`` the queue when
+  a person got it, plus the routing file's fixed ``notifications.email.to``; ``body`` is a
+  Dutch header line and the Dutch handoff summary (BRIEF 9).
+* webhook: ``{"route_queue", "body": {...}}`` — the JSON object POSTed (fields in
+  :func:`webhook_body`).
+
+Transport settings (SMTP host, webhook URL, secrets' variable names) are *not* copied:
+the worker reads them from the routing file when it sends.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from wegwijs.db.models import OutboxMessage, Referral
+from wegwijs.routing.loader import RoutingTable
+from wegwijs.routing.rules import Route
+
+#: Event name of a new referral (webhook body ``event``, idempotency keys).
+EVENT_CREATED = "referral.created"
+
+
+def idempotency_key(reference: str, kind: str, event: str = EVENT_CREATED) -> str:
+    """The same on every attempt: ``WW-7KQ3MX.email.referral.created``."""
+    return f"{reference}.{kind}.{event}"
+
+
+def message_id(key: str, sender: str) -> str:
+    """The e-mail Message-ID of an idempotency key (RFC 5322 ``<left@right>``), so a resend
+    is recognisable: ``<WW-7KQ3MX.email.referral.created@example.org>`` for sender
+    ``wegwijs@example.org``."""
+    left = re.sub(r"[^A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]", ".", key)
+    domain = sender.rsplit("@", 1)[-1] or "wegwijs.invalid"
+    return f"<{left}@{domain}>"
+
+
+def _dedupe(addresses: list[str], without: list[str]) -> list[str]:
+    seen = {a.casefold() for a in without}
+    out = []
+    for address in addresses:
+        if address.casefold() not in seen:
+            seen.add(address.casefold())
+            out.append(address)
+    return out
+
+
+def email_subject(referral: Referral) -> str:
+    """``Wegwijs: URGENT — nieuwe warme overdracht WW-7KQ3MX (Utrecht)`` (no parent data)."""
+    urgent = "URGENT — " if referral.urgency == "urgent" else ""
+    return f"Wegwijs: {urgent}nieuwe warme overdracht {referral.reference} ({referral.municipality or 'gemeente niet gezegd'})"
+
+
+def webhook_body(referral: Referral, route: Route, summary_nl: str) -> dict[str, Any]:
+    """The JSON object a webhook gets for a new referral."""
+    return {
+        "event": EVENT_CREATED,
+        "idempotency_key": idempotency_key(referral.reference, "webhook"),
+        "reference": referral.reference,
+        "created_at": referral.created_at.isoformat(timespec="seconds"),
+        "municipality": referral.municipality,
+        "urgency": referral.urgency,
+        "route_queue": route.route_queue,
+        "assignee_key": route.assignee_key,
+        "route_reason": route.route_reason,
+        "summary_nl": summary_nl,
+    }
+
+
+def notifications_for(
+    referral: Referral, route: Route, routing: RoutingTable, summary_nl: str
+) -> list[OutboxMessage]:
+    """The outbox rows (status ``pending``, due at the referral's creation) for ``referral``.
+
+    ``referral`` must have its ``id`` and ``reference`` (flushed); urgent and normal
+    referrals are both due at once.
+    """
+    queue = routing.for_queue(route.route_queue)
+    person = next((m for _, m in routing.staff() if m.key == route.assignee_key), None)
+    rows: list[OutboxMessage] = []
+    email = queue.notifications.email
+    if email is not None:
+        if person is not None and person.email:
+            to = [person.email]
+            header = f"Voor: {person.first_name} ({person.role}, {queue.gemeente}); in kopie: {queue.queue.name}"
+            cc = [queue.queue.email, *email.to]
+        else:
+            to = [queue.queue.email]
+            who = f"{person.first_name} ({person.role}, geen e-mailadres)" if person else "de wachtrij"
+            header = f"Voor: {queue.queue.name} — {who}"
+            cc = list(email.to)
+        rows.append(OutboxMessage(
+            referral_id=referral.id,
+            kind="email",
+            idempotency_key=idempotency_key(referral.reference, "email"),
+            payload={
+                "route_queue": route.route_queue,
+                "to": to,
+                "cc": _dedupe(cc, to),
+                "subject": email_subject(referral),
+                "body": f"{header}\n\n{summary_nl}",
+            },
+            status="pending",
+            attempts=0,
+            next_attempt_at=referral.created_at,
+            created_at=referral.created_at,
+        ))
+    if queue.notifications.webhook is not None:
+        rows.append(OutboxMessage(
+            referral_id=referral.id,
+            kind="webhook",
+            idempotency_key=idempotency_key(referral.reference, "webhook"),
+            payload={"route_queue": route.route_queue, "body": webhook_body(referral, route, summary_nl)},
+            status="pending",
+            attempts=0,
+            next_attempt_at=referral.created_at,
+            created_at=referral.created_at,
+        ))
+    return rows
