@@ -6,6 +6,7 @@ Each feature contributes commands through ``add_parsers(subparsers)`` and sets
 * ``wegwijs.referrals.cli``: ``referrals list|show``, ``purge``
 * ``wegwijs.lid.cli``: ``detect-language``, ``build-lid``, ``lid-report``
 * ``wegwijs.ops_cli``: ``build``, ``build-content``, ``serve``
+* ``wegwijs.inbox.cli``: ``users add|list|reset-password|disable|token``, ``inbox``
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ FEATURE_CLIS = (
     ("wegwijs.ops_cli", True),
     ("wegwijs.referrals.cli", True),
     ("wegwijs.lid.cli", True),
+    ("wegwijs.inbox.cli", True),
 )
 
 
