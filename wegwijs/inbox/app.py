@@ -252,7 +252,8 @@ def create_app(settings: Settings | None = None, *, name: str = "wegwijs_inbox")
     # -- pages ------------------------------------------------------------------------
 
     def filters_from(request: Request, default_status: str | None) -> service.ListFilters:
-        values = {key: request.args.get(key) for key in FILTER_KEYS if request.args.get(key) is not None}
+        args = request.get_args(keep_blank_values=True)  # "?status=" means all, not the default
+        values = {key: args.get(key) for key in FILTER_KEYS if args.get(key) is not None}
         if "status" not in values and default_status:
             values["status"] = default_status
         return service.ListFilters(**values)
