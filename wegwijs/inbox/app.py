@@ -358,7 +358,7 @@ def create_app(settings: Settings | None = None, *, name: str = "wegwijs_inbox")
             body = json_body(request)
         except service.InboxError as error:
             return json_error(400, str(error))
-        service.add_note(session_factory, principal, reference, service.NoteIn(**body))
+        service.add_note(session_factory, principal, reference, service.NoteIn(**body), channel="api")
         return response.json({"ok": True}, status=201)
 
     return app

@@ -53,7 +53,7 @@ URGENCY_LABELS_NL = {"urgent": "urgent", "normal": "normaal"}
 #: Audit-log actions written by the inbox (web page: ``inbox_*``, JSON API: ``api_*``).
 ACTIONS = (
     "inbox_list", "inbox_view", "inbox_status", "inbox_note", "inbox_assign",
-    "api_list", "api_view", "api_status", "login", "logout",
+    "api_list", "api_view", "api_status", "api_note", "login", "logout",
 )
 #: Most referrals one list shows.
 LIST_LIMIT = 500
@@ -359,9 +359,10 @@ def change_status(
 
 
 def add_note(
-    session_factory: sessionmaker, principal: Principal, reference: str, note: NoteIn
+    session_factory: sessionmaker, principal: Principal, reference: str, note: NoteIn, *,
+    channel: Literal["inbox", "api"] = "inbox",
 ) -> None:
-    """Add a note (logs ``inbox_note``; the text is not logged).
+    """Add a note (logs ``<channel>_note``; the text is not logged).
 
     Raises:
         ReferralNotFound: not visible to ``principal``.
@@ -370,7 +371,7 @@ def add_note(
         referral = _visible_referral(session, principal, reference)
         session.add(ReferralNote(referral_id=referral.id, user_id=principal.id, at=utcnow(), text=note.text))
         repository.log_access(
-            session=session, actor=principal.actor, action="inbox_note", referral_id=referral.id
+            session=session, actor=principal.actor, action=f"{channel}_note", referral_id=referral.id
         )
 
 

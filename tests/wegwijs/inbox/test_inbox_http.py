@@ -198,7 +198,7 @@ def test_api_list_detail_and_status(inbox: InboxServer) -> None:
     note = requests.post(f"{inbox.url}/api/referrals/{ref}/notes", headers=headers, json={"text": "via API"}, timeout=10)
     assert note.status_code == 201
     actions = [a for actor, a in _audit(inbox, ref) if actor == "inbox:km_amersfoort"]
-    assert {"api_list", "api_view", "api_status", "inbox_note"} <= set(actions)
+    assert {"api_list", "api_view", "api_status", "api_note"} <= set(actions)
 
 
 def test_login_throttled_after_five_failures(inbox: InboxServer) -> None:
