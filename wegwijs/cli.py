@@ -7,6 +7,7 @@ Each feature contributes commands through ``add_parsers(subparsers)`` and sets
 * ``wegwijs.lid.cli``: ``detect-language``, ``build-lid``, ``lid-report``
 * ``wegwijs.ops_cli``: ``build``, ``build-content``, ``serve``
 * ``wegwijs.outbox.cli``: ``worker``, ``outbox list``
+* ``wegwijs.inbox.cli``: ``users add|list|reset-password|disable|token``, ``inbox``
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ FEATURE_CLIS = (
     ("wegwijs.referrals.cli", True),
     ("wegwijs.lid.cli", True),
     ("wegwijs.outbox.cli", True),
+    ("wegwijs.inbox.cli", True),
 )
 
 

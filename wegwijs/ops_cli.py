@@ -94,10 +94,10 @@ def cmd_nlu_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """Start the action server and the Rasa server; Ctrl-C stops both."""
+    """Start the action server, the Rasa server and the inbox; Ctrl-C stops them."""
     from wegwijs.serve import serve_forever
 
-    return serve_forever(rasa_port=args.port, action_port=args.action_port)
+    return serve_forever(rasa_port=args.port, action_port=args.action_port, inbox_port=args.inbox_port)
 
 
 def add_parsers(subparsers: argparse._SubParsersAction) -> None:
@@ -136,4 +136,6 @@ def add_parsers(subparsers: argparse._SubParsersAction) -> None:
                    help="Rasa server port (default: $WEGWIJS_PORT or 5005)")
     p.add_argument("--action-port", type=int, default=int(os.environ.get("WEGWIJS_ACTION_PORT") or 5055),
                    help="action server port (default: $WEGWIJS_ACTION_PORT or 5055)")
+    p.add_argument("--inbox-port", type=int, default=None,
+                   help="inbox port (default: $WEGWIJS_INBOX_PORT or 5010)")
     p.set_defaults(func=cmd_serve)

@@ -92,6 +92,12 @@ class Servers:
     rasa_port: int
     action_port: int
     procs: list[subprocess.Popen] = field(default_factory=list)
+    inbox_port: int | None = None  # the inbox (wegwijs.inbox), when started
+
+    @property
+    def inbox_url(self) -> str | None:
+        """Base URL of the inbox, or None when it was not started."""
+        return f"http://127.0.0.1:{self.inbox_port}/" if self.inbox_port else None
 
     @property
     def rasa_url(self) -> str:
@@ -118,6 +124,7 @@ def start(
     model: Path = RASA_MODEL,
     timeout: float = 300.0,
     extra_env: dict[str, str] | None = None,
+    inbox_port: int | None = None,
 ) -> Servers:
     """Start the action server, then the Rasa server; return when both answer.
 
@@ -131,6 +138,9 @@ def start(
         model: the trained Rasa model archive.
         timeout: seconds to wait for each server.
         extra_env: environment for both servers (e.g. ``WEGWIJS_DATABASE_URL``).
+        inbox_port: also start the inbox (``python -m wegwijs.inbox``) on 127.0.0.1 at
+            this port; None (the default, for tests and benchmarks on free ports) starts
+            none. ``wegwijs serve`` passes ``$WEGWIJS_INBOX_PORT`` or 5010.
 
     Raises:
         ServeError: the model is missing or a server did not come up.
@@ -172,8 +182,17 @@ def start(
             f"http://127.0.0.1:{rasa_port}/status", servers.procs[1], timeout, rasa_log,
             ok=lambda body: bool(json.loads(body or b"{}").get("model_file")),
         )
+        if inbox_port:
+            inbox_log = VAR / f"inbox-{inbox_port}.log"
+            servers.procs.append(subprocess.Popen(
+                [sys.executable, "-m", "wegwijs.inbox", "--port", str(inbox_port)],
+                cwd=REPO_ROOT, env=env, stdout=inbox_log.open("wb"), stderr=subprocess.STDOUT,
+            ))
+            _wait_http(f"http://127.0.0.1:{inbox_port}/healthz", servers.procs[-1], timeout, inbox_log)
+            servers.inbox_port = inbox_port
         # a port taken by another process answers too: make sure ours are the ones alive
-        for proc, log in ((servers.procs[0], action_log), (servers.procs[1], rasa_log)):
+        logs = [action_log, rasa_log, worker_log] + ([VAR / f"inbox-{inbox_port}.log"] if inbox_port else [])
+        for proc, log in zip(servers.procs, logs):
             if proc.poll() is not None:
                 raise ServeError(f"a server exited with {proc.returncode} (port taken?); see {log}")
         if worker_proc.poll() is not None:
@@ -194,7 +213,7 @@ def running(**kwargs) -> Iterator[Servers]:
         servers.stop()
 
 
-def serve_forever(rasa_port: int = 5005, action_port: int = 5055) -> int:
+def serve_forever(rasa_port: int = 5005, action_port: int = 5055, inbox_port: int | None = None) -> int:
     """Start both servers, print where to chat, wait for Ctrl-C or a server to exit.
 
     Returns:
@@ -202,7 +221,10 @@ def serve_forever(rasa_port: int = 5005, action_port: int = 5055) -> int:
     """
     print("starting the action server and the Rasa server (loading the model takes about a minute)…", flush=True)
     try:
-        servers = start(rasa_port=rasa_port, action_port=action_port)
+        from wegwijs.inbox.app import inbox_port as default_inbox_port
+
+        servers = start(rasa_port=rasa_port, action_port=action_port,
+                        inbox_port=inbox_port or default_inbox_port())
     except ServeError as e:
         print(f"ERROR: {e}", file=sys.stderr)
         return 1
@@ -215,6 +237,7 @@ def serve_forever(rasa_port: int = 5005, action_port: int = 5055) -> int:
         f"  socket.io:      {url}/socket.io\n"
         f"  action server:  http://127.0.0.1:{action_port}/health\n"
         f"  outbox worker:  var/worker-{rasa_port}.log (referral notifications)\n"
+        f"  inbox (staff):  {servers.inbox_url}  (users: `wegwijs users add`)\n"
         "Stop with Ctrl-C.",
         flush=True,
     )

@@ -200,3 +200,121 @@ class OutboxMessage(Base):
 
     def __repr__(self) -> str:  # no personal data in reprs
         return f"<OutboxMessage id={self.id} {self.kind} {self.status} referral={self.referral_id}>"
+
+
+# --- the inbox (wegwijs.inbox): staff accounts, sessions, throttling, API tokens, notes ---
+
+#: Roles of inbox users (docs/inbox.md "Roles").
+USER_ROLES = ("klantmanager", "sleutelpersoon", "admin")
+
+
+class User(Base):
+    """A member of staff who reads referrals in the inbox.
+
+    ``municipality`` is the CBS gemeente name the user works for; only an admin may
+    have none (national: every gemeente). ``staff_key`` is the person's key in
+    ``municipalities/routing/<gemeente>.yml`` and equals ``referrals.assignee_key``
+    of the referrals routed to them. ``password_hash`` is an argon2id hash
+    (argon2-cffi ``PasswordHasher``), never the password.
+    """
+
+    __tablename__ = "users"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    username = sa.Column(sa.String(100), nullable=False, unique=True)
+    display_name = sa.Column(sa.String(200), nullable=False)
+    role = sa.Column(sa.String(20), nullable=False)  # klantmanager | sleutelpersoon | admin
+    municipality = sa.Column(sa.String(100), nullable=True, index=True)
+    staff_key = sa.Column(sa.String(100), nullable=True, index=True)
+    password_hash = sa.Column(sa.String(255), nullable=False)
+    disabled = sa.Column(sa.Boolean, nullable=False, default=False)
+    created_at = sa.Column(UTCDateTime(), nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:  # no names or hashes in reprs
+        return f"<User id={self.id} role={self.role}>"
+
+
+class UserSession(Base):
+    """A server-side login session of the inbox.
+
+    ``id`` is the SHA-256 hex digest of the random token in the user's cookie, so a
+    copy of the table does not let anyone log in. ``csrf_token`` is put into every
+    form of the session and checked on every POST.
+    """
+
+    __tablename__ = "user_sessions"
+
+    id = sa.Column(sa.String(64), primary_key=True)
+    user_id = sa.Column(
+        sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    csrf_token = sa.Column(sa.String(64), nullable=False)
+    created_at = sa.Column(UTCDateTime(), nullable=False, default=utcnow)
+    expires_at = sa.Column(UTCDateTime(), nullable=False, index=True)
+    last_seen = sa.Column(UTCDateTime(), nullable=False, default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<UserSession user={self.user_id}>"
+
+
+class LoginAttempt(Base):
+    """One login attempt on the inbox, for throttling by username and by client address.
+
+    Rows older than a day are deleted at the next login (they only serve the
+    15-minute window of ``wegwijs.inbox.auth``).
+    """
+
+    __tablename__ = "login_attempts"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    at = sa.Column(UTCDateTime(), nullable=False, index=True, default=utcnow)
+    username = sa.Column(sa.String(100), nullable=False, index=True)  # as typed, lower-cased
+    address = sa.Column(sa.String(64), nullable=False, index=True)
+    succeeded = sa.Column(sa.Boolean, nullable=False, default=False)
+
+    def __repr__(self) -> str:
+        return f"<LoginAttempt id={self.id} succeeded={self.succeeded}>"
+
+
+class ApiToken(Base):
+    """A bearer token of one user for ``/api/`` (``wegwijs users token``).
+
+    Only the SHA-256 hex digest is stored; the token is printed once.
+    """
+
+    __tablename__ = "api_tokens"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    user_id = sa.Column(
+        sa.Integer, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    token_hash = sa.Column(sa.String(64), nullable=False, unique=True)
+    created_at = sa.Column(UTCDateTime(), nullable=False, default=utcnow)
+    last_used = sa.Column(UTCDateTime(), nullable=True)
+
+    def __repr__(self) -> str:
+        return f"<ApiToken id={self.id} user={self.user_id}>"
+
+
+class ReferralNote(Base):
+    """A note of a member of staff on a referral.
+
+    Notes may hold personal data, so they go with the referral: the foreign key
+    cascades, and ``wegwijs.referrals.repository`` deletes them explicitly before
+    deleting referrals ("delete my data", purge).
+    """
+
+    __tablename__ = "referral_notes"
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    referral_id = sa.Column(
+        sa.Integer, sa.ForeignKey("referrals.id", ondelete="CASCADE"), nullable=False, index=True
+    )
+    user_id = sa.Column(
+        sa.Integer, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    at = sa.Column(UTCDateTime(), nullable=False, default=utcnow)
+    text = sa.Column(sa.Text, nullable=False)
+
+    def __repr__(self) -> str:  # never the text
+        return f"<ReferralNote id={self.id} referral={self.referral_id}>"

@@ -7,11 +7,12 @@ Keyword-only functions with the session first. They never commit: the caller
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from wegwijs.db.models import AccessLog, ChannelMessage, Referral, utcnow
+from wegwijs.db.models import AccessLog, ChannelMessage, Referral, ReferralNote, utcnow
 
 
 def create(*, session: Session, referral: Referral) -> Referral:
@@ -51,12 +52,27 @@ def list_referrals(
     return list(session.execute(query).scalars())
 
 
+def _delete_notes(*, session: Session, condition: Any) -> None:
+    """Delete the notes of the referrals matching ``condition``.
+
+    The foreign key cascades too, but SQLite only honours it with
+    ``PRAGMA foreign_keys=ON``; deleting explicitly does not depend on that.
+    """
+    session.execute(
+        sa.delete(ReferralNote)
+        .where(ReferralNote.referral_id.in_(sa.select(Referral.id).where(condition)))
+        .execution_options(synchronize_session=False)
+    )
+
+
 def delete_for_conversation(*, session: Session, conversation_id: str) -> int:
     """Delete every referral of one conversation ("delete my data"); return how many.
 
     The conversation's channel rows (voice notes: media id and sender) lose both links;
     their WhatsApp message ids stay so a redelivery is still not processed twice.
+    Staff notes on those referrals (personal data) are deleted with them.
     """
+    _delete_notes(session=session, condition=Referral.conversation_id == conversation_id)
     session.execute(
         sa.update(ChannelMessage)
         .where(ChannelMessage.conversation_id == conversation_id)
@@ -83,8 +99,10 @@ def count_older_than(*, session: Session, cutoff: datetime) -> int:
 def purge_older_than(*, session: Session, cutoff: datetime) -> int:
     """Delete referrals created before ``cutoff`` (aware datetime); return how many.
 
-    Channel rows (webhook ids, voice-note media ids) older than ``cutoff`` go too.
+    Channel rows (webhook ids, voice-note media ids) older than ``cutoff`` go too, and
+    so do the staff notes on the deleted referrals.
     """
+    _delete_notes(session=session, condition=Referral.created_at < cutoff)
     session.execute(
         sa.delete(ChannelMessage).where(ChannelMessage.received_at < cutoff).execution_options(synchronize_session=False)
     )

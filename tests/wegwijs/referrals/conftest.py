@@ -38,7 +38,7 @@ def _empty_tables(url: str) -> None:
     engine = bootstrap.make_engine(url)
     try:
         with engine.begin() as connection:
-            connection.execute(sa.text("TRUNCATE referrals, access_log RESTART IDENTITY CASCADE"))
+            connection.execute(sa.text("TRUNCATE referrals, access_log, referral_notes RESTART IDENTITY CASCADE"))
     finally:
         engine.dispose()
 
