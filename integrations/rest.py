@@ -4,9 +4,11 @@ Rasa's own ``RestInput`` passes any JSON on: an empty or missing message, a miss
 sender or a 1 MB text reach the NLU pipeline. ``RestInput`` here keeps the same
 name, URL and answers, and rejects bad input first with a clear JSON error:
 
-- 400 ``{"error": ...}``: body not a JSON object; ``sender`` missing, not a string or
-  longer than 128 characters; ``message`` missing, not a string, or empty; text that
-  is not valid Unicode (a lone surrogate such as ``"\ud800"``);
+- 400 ``{"error": ...}``: body not a JSON object (or nested too deeply to parse);
+  ``sender`` missing, not a string or longer than 128 characters; ``message`` missing,
+  not a string, or empty; text that is not valid Unicode (a lone surrogate such as
+  ``"\ud800"``); ``metadata`` present but not an object; ``input_channel`` other than
+  ``"rest"`` (a REST client cannot pose as WhatsApp);
 - 413: ``message`` longer than 4096 characters (WhatsApp's text limit), or a body
   over 64 KiB.
 
@@ -43,11 +45,19 @@ def check_rest_body(body: bytes) -> Optional[tuple[int, str]]:
         return 413, f"body is {len(body)} bytes, the limit is {MAX_BODY_BYTES}"
     try:
         data: Any = json.loads(body or b"")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         return 400, "body must be a JSON object like {\"sender\": \"id\", \"message\": \"text\"}"
     if not isinstance(data, dict):
         return 400, "body must be a JSON object"
-    return check_fields(data.get("sender"), data.get("message"))
+    problem = check_fields(data.get("sender"), data.get("message"))
+    if problem:
+        return problem
+    # Rasa's error path for these logs the whole message (and then answers 200 [])
+    if data.get("metadata") is not None and not isinstance(data["metadata"], dict):
+        return 400, "'metadata' must be a JSON object"
+    if data.get("input_channel") not in (None, "rest"):
+        return 400, "'input_channel' can only be \"rest\" on this channel"
+    return None
 
 
 def check_fields(
