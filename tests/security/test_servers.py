@@ -30,6 +30,7 @@ pytestmark = pytest.mark.e2e
 
 PHONE, EMAIL, NAME, BSN = "0612345678", "fatima.yilmaz@example.nl", "Fatima Yilmaz", "123456782"
 SENDER = "+31687654321"  # WhatsApp-like sender ids are phone numbers
+RATE_LIMIT = 10  # messages per sender per minute in these servers
 
 
 def request(method: str, url: str, body: Any = None, headers: Optional[dict] = None) -> tuple[int, dict, bytes]:
@@ -54,6 +55,7 @@ def env(tmp_path_factory):
         "WEGWIJS_TRACKER_DB_URL": settings.tracker_db_url,
         "WEGWIJS_SECRETS_FILE": str(tmp / "secrets.json"),
         "WEGWIJS_API_TOKEN": "", "WEGWIJS_ACTION_TOKEN": "", "WEGWIJS_LOG_KEY": "",
+        "WEGWIJS_RATE_LIMIT_PER_MINUTE": str(RATE_LIMIT),
     }
     with running(settings=settings, rasa_port=free_port(), action_port=free_port(), extra_env=extra) as s:
         yield s, settings, tmp
@@ -231,3 +233,21 @@ def test_personal_data_never_reaches_the_logs_and_delete_leaves_no_rows(env) -> 
         assert text.strip(), log
         for secret in (PHONE, EMAIL, NAME, "Fatima", BSN, SENDER, SENDER.lstrip("+"), s.api_token):
             assert secret not in text, (log.name, secret)
+
+
+def test_a_flood_gets_a_polite_429_and_other_parents_go_on(env) -> None:
+    s, _, _ = env
+    import uuid
+
+    rest = f"{s.rasa_url}/webhooks/rest/webhook"
+    flood = f"sec-flood-{uuid.uuid4().hex[:8]}"
+    assert request("POST", rest, {"sender": flood, "message": "مرحبا، كيف حالكم اليوم"})[0] == 200  # Arabic conversation
+    statuses = [request("POST", rest, {"sender": flood, "message": "مرحبا"}) for _ in range(RATE_LIMIT)]
+    assert [st_ for st_, _, _ in statuses[:RATE_LIMIT - 1]] == [200] * (RATE_LIMIT - 1)
+    status, headers, body = statuses[-1]
+    assert status == 429 and int(headers["Retry-After"]) >= 1
+    [reply] = json.loads(body)
+    assert reply["recipient_id"] == flood and re.search(r"[\u0600-\u06FF]", reply["text"]), reply
+    assert request("POST", rest, {"sender": "sec-someone-else", "message": "hallo"})[0] == 200
+    status, _, body = request("POST", rest, {"sender": "sec-long", "message": "a" * 5000})
+    assert status == 413 and "te lang" in json.loads(body)["text"]
