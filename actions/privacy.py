@@ -53,7 +53,9 @@ class ActionDeleteMyData(Action):
     """Deletes the parent's referrals; the tracker store drops the conversation events.
 
     The conversation's events are removed by ``integrations.tracker_store.WegwijsSQLTrackerStore``
-    when it saves a tracker in which this action ran; only the conversation language is kept.
+    when it saves a tracker in which this action ran: no row of the sender stays, so the
+    parent's next message starts a new conversation (the slots set here last only for
+    the rest of this turn).
     """
 
     def name(self) -> str:

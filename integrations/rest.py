@@ -4,11 +4,18 @@ Rasa's own ``RestInput`` passes any JSON on: an empty or missing message, a miss
 sender or a 1 MB text reach the NLU pipeline. ``RestInput`` here keeps the same
 name, URL and answers, and rejects bad input first with a clear JSON error:
 
-- 400 ``{"error": ...}``: body not a JSON object; ``sender`` missing, not a string or
-  longer than 128 characters; ``message`` missing, not a string, or empty; text that
-  is not valid Unicode (a lone surrogate such as ``"\ud800"``);
+- 400 ``{"error": ...}``: body not a JSON object (or nested too deeply to parse);
+  ``sender`` missing, not a string or longer than 128 characters; ``message`` missing,
+  not a string, or empty; text that is not valid Unicode (a lone surrogate such as
+  ``"\ud800"``); ``metadata`` present but not an object; ``input_channel`` other than
+  ``"rest"`` (a REST client cannot pose as WhatsApp);
 - 413: ``message`` longer than 4096 characters (WhatsApp's text limit), or a body
-  over 64 KiB.
+  over 64 KiB; with a sender, ``"text"`` holds the polite ``too_long`` reply in the
+  conversation's language (``languages/<lang>/channel.yml``);
+- 429 ``[{"recipient_id": ..., "text": ...}]`` and ``Retry-After``: the sender sent more
+  than ``WEGWIJS_RATE_LIMIT_PER_MINUTE`` messages this minute
+  (:mod:`wegwijs.security.ratelimit`, counted in Redis); the text is the polite
+  ``rate_limited`` reply.
 
 Registered in credentials.yml as ``integrations.rest.RestInput``. The field checks
 (:func:`check_fields`) are shared with the socket.io channel (``integrations/socketio.py``).
@@ -43,11 +50,19 @@ def check_rest_body(body: bytes) -> Optional[tuple[int, str]]:
         return 413, f"body is {len(body)} bytes, the limit is {MAX_BODY_BYTES}"
     try:
         data: Any = json.loads(body or b"")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
         return 400, "body must be a JSON object like {\"sender\": \"id\", \"message\": \"text\"}"
     if not isinstance(data, dict):
         return 400, "body must be a JSON object"
-    return check_fields(data.get("sender"), data.get("message"))
+    problem = check_fields(data.get("sender"), data.get("message"))
+    if problem:
+        return problem
+    # Rasa's error path for these logs the whole message (and then answers 200 [])
+    if data.get("metadata") is not None and not isinstance(data["metadata"], dict):
+        return 400, "'metadata' must be a JSON object"
+    if data.get("input_channel") not in (None, "rest"):
+        return 400, "'input_channel' can only be \"rest\" on this channel"
+    return None
 
 
 def check_fields(
@@ -94,7 +109,10 @@ class RestInput(RasaRestInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[None]]) -> Blueprint:
         """Rasa's routes plus a request check (see parent class for full docstring)."""
+        from wegwijs.security.ratelimit import RateLimiter
+
         bp = super().blueprint(on_new_message)
+        limiter = RateLimiter()
 
         @bp.middleware("request")
         async def reject_bad_input(request: Request) -> Optional[HTTPResponse]:
@@ -103,7 +121,42 @@ class RestInput(RasaRestInput):
             problem = check_rest_body(request.body)
             if problem:
                 status, msg = problem
-                return response.json({"error": msg}, status=status)
+                body: dict[str, Any] = {"error": msg}
+                sender = _sender_of(request.body)
+                if status == 413 and sender:
+                    body["text"] = await _polite(request, sender, "too_long")
+                return response.json(body, status=status)
+            sender = json.loads(request.body)["sender"]
+            verdict = await limiter.hit(sender)
+            if not verdict.allowed:
+                text = await _polite(request, sender, "rate_limited", seconds=verdict.retry_after)
+                return response.json(
+                    [{"recipient_id": sender, "text": text}], status=429,
+                    headers={"Retry-After": str(verdict.retry_after)},
+                )
             return None
 
         return bp
+
+
+def _sender_of(body: bytes) -> Optional[str]:
+    try:
+        data = json.loads(body or b"")
+    except (ValueError, RecursionError):
+        return None
+    sender = data.get("sender") if isinstance(data, dict) else None
+    return sender if isinstance(sender, str) and 0 < len(sender) <= MAX_SENDER_CHARS else None
+
+
+async def _polite(request: Request, sender: str, key: str, **values: Any) -> str:
+    """The channel text ``key`` in the conversation's language (from the tracker store)."""
+    from wegwijs.security import channel_texts
+
+    language = None
+    try:
+        agent = getattr(request.app.ctx, "agent", None)
+        tracker = await agent.tracker_store.retrieve(sender) if agent else None
+        language = tracker.get_slot("language") if tracker else None
+    except Exception:  # no language known: Dutch and English
+        language = None
+    return channel_texts.text(key, language if isinstance(language, str) else None, **values)

@@ -18,6 +18,10 @@ same health route (``GET /webhooks/socketio/``). What it changes, and why:
   input is not processed; only that client gets an ``error`` event
   ``{"code": ..., "message": ...}`` (codes: :data:`ERROR_CODES`). An engine.io packet over
   ``MAX_BODY_BYTES`` (64 KiB) is refused by engine.io itself, which closes the connection.
+- **Rate limit** (:mod:`wegwijs.security.ratelimit`, per session id, in Redis): above it the
+  message is not processed; the client gets a ``bot_uttered`` with the polite
+  ``rate_limited`` text of ``languages/nl`` and ``languages/en`` (the channel does not know
+  the conversation language) and an ``error`` ``rate_limited``.
 - **Origins.** Rasa builds ``AsyncServer(async_mode="sanic", cors_allowed_origins=[])``,
   which switches engine.io's Origin check off: any web page could open a socket. Here
   only configured origins may connect (:func:`configured_origins`): ``cors_allowed_origins``
@@ -71,6 +75,8 @@ ERROR_CODES = {
     "bad_message": "message missing, empty, not a string, or not valid Unicode (REST: 400)",
     "message_too_long": "message over MAX_MESSAGE_CHARS characters (REST: 413)",
     "bad_metadata": "metadata not a JSON object (or a string holding one)",
+    "rate_limited": "over WEGWIJS_RATE_LIMIT_PER_MINUTE messages this minute (REST: 429); "
+    "a bot_uttered with the polite text (Dutch and English) comes first",
 }
 
 
@@ -191,6 +197,10 @@ class SocketIOInput(RasaSocketIOInput):
         self, on_new_message: Callable[[UserMessage], Awaitable[Any]]
     ) -> Blueprint:
         """The socket.io server and its health route (see parent class for full docstring)."""
+        from wegwijs.security import channel_texts
+        from wegwijs.security.ratelimit import RateLimiter
+
+        limiter = RateLimiter()  # per session_id, in Redis (docs/security.md)
         policy: Any = OriginPolicy(self.cors_allowed_origins)
         if self.cors_allowed_origins and "*" in self.cors_allowed_origins:
             logger.warning("socket.io accepts every Origin (cors_allowed_origins contains '*')")
@@ -272,6 +282,13 @@ class SocketIOInput(RasaSocketIOInput):
             metadata = parse_metadata(data.get(self.metadata_key))
             if metadata is None:
                 await error(sid, "bad_metadata", f"'{self.metadata_key}' must be a JSON object")
+                return
+            verdict = await limiter.hit(sender_id)
+            if not verdict.allowed:
+                # the parent reads the polite text; a client can tell by the error event
+                polite = channel_texts.text("rate_limited", None, seconds=verdict.retry_after)
+                await sio.emit(self.bot_message_evt, {"text": polite}, room=sid, namespace=namespace)
+                await error(sid, "rate_limited", f"too many messages; try again in {verdict.retry_after} s")
                 return
             await on_new_message(UserMessage(
                 text, SocketIOOutput(sio, self.bot_message_evt), sender_id,

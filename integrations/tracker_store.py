@@ -12,15 +12,17 @@ Use it from ``endpoints.yml``::
 Why a subclass: ``SQLTrackerStore.save`` appends only the events beyond the number
 already stored for the session, so rows deleted by a custom action would simply be
 written again (or the wrong events skipped) on the next save. Here, when the tracker
-being saved contains an ``ActionExecuted`` for ``action_delete_my_data`` that is not
-stored yet, every stored row of that ``sender_id`` (all sessions) is deleted and only
-the events from that action onwards are stored. The next retrieve therefore starts at
-the delete action: earlier messages and slot values are gone.
+being saved contains an ``ActionExecuted`` for ``action_delete_my_data``, every stored
+row of that ``sender_id`` (all sessions) is deleted and nothing of that tracker is
+stored: zero rows remain for the sender (issue 10; the delete action, the bot's
+confirmation and the kept language slot used to stay as 4-6 rows). Rasa fetches the
+tracker from the store on every message, so the parent's next message starts a new
+conversation (welcome, language detected again). Saving the same in-memory tracker
+twice deletes nothing more and stores nothing.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from datetime import datetime, timezone
@@ -42,13 +44,14 @@ logger = logging.getLogger(__name__)
 #: The custom action that deletes the parent's data (docs/design.md).
 ACTION_DELETE_MY_DATA = "action_delete_my_data"
 
-#: Two float timestamps closer than this are the same event.
-_TIMESTAMP_TOLERANCE = 1e-6
-
 
 def _pseudonym(sender_id: str) -> str:
-    """A short hash for logs: sender ids can be phone numbers (BRIEF 8)."""
-    return hashlib.sha256(sender_id.encode("utf-8")).hexdigest()[:12]
+    """A keyed hash for logs (:func:`wegwijs.security.redact.pseudonym`): sender ids can
+    be phone numbers (BRIEF 8), and an unkeyed hash of a phone number can be reversed by
+    trying all numbers."""
+    from wegwijs.security.redact import pseudonym
+
+    return pseudonym(sender_id)
 
 
 def _ensure_sqlite_folder(url: Any) -> None:
@@ -120,23 +123,6 @@ class WegwijsSQLTrackerStore(SQLTrackerStore):
                 return index
         return None
 
-    def _stored_marker_id(self, session: Any, sender_id: Text, marker: Event) -> Optional[int]:
-        """Row id of ``marker`` (a delete ``ActionExecuted``) if it is stored already."""
-        rows = (
-            session.query(self.SQLEvent.id, self.SQLEvent.timestamp)
-            .filter(
-                self.SQLEvent.sender_id == sender_id,
-                self.SQLEvent.type_name == ActionExecuted.type_name,
-                self.SQLEvent.action_name == self.delete_action,
-            )
-            .order_by(self.SQLEvent.id.desc())
-            .all()
-        )
-        for row_id, timestamp in rows:
-            if timestamp is not None and abs(timestamp - marker.timestamp) < _TIMESTAMP_TOLERANCE:
-                return row_id
-        return None
-
     def _events_to_store(self, session: Any, tracker: DialogueStateTracker) -> List[Event]:
         """Events to append; deletes the sender's rows first when a new delete action is seen."""
         events = list(tracker.events)
@@ -144,27 +130,15 @@ class WegwijsSQLTrackerStore(SQLTrackerStore):
         if delete_index is None:
             return list(self._additional_events(session, tracker))
 
-        sender_filter = self.SQLEvent.sender_id == tracker.sender_id
-        marker_id = self._stored_marker_id(session, tracker.sender_id, events[delete_index])
-        if marker_id is None:
-            deleted = session.query(self.SQLEvent).filter(sender_filter).delete(
-                synchronize_session=False
-            )
-            logger.info(
-                "tracker_store.delete_my_data conversation=%s deleted_rows=%d",
-                _pseudonym(tracker.sender_id),
-                deleted,
-            )
-            return events[delete_index:]
-
-        # The deletion was applied by an earlier save: the rows from the marker on
-        # are exactly events[delete_index:], in order.
-        stored_since_marker = (
-            session.query(sa.func.count(self.SQLEvent.id))
-            .filter(sender_filter, self.SQLEvent.id >= marker_id)
-            .scalar()
+        deleted = session.query(self.SQLEvent).filter(
+            self.SQLEvent.sender_id == tracker.sender_id
+        ).delete(synchronize_session=False)
+        logger.info(
+            "tracker_store.delete_my_data conversation=%s deleted_rows=%d",
+            _pseudonym(tracker.sender_id),
+            deleted,
         )
-        return events[delete_index + int(stored_since_marker or 0) :]
+        return []
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         """Store new events; apply ``action_delete_my_data`` (see module docstring)."""

@@ -110,7 +110,14 @@ def _http(method: str, url: str, body: Any = None, timeout: float = 120.0) -> An
 
 
 def _tracker(base: str, sender: str) -> dict[str, Any]:
-    return _http("GET", f"{base}/conversations/{sender}/tracker?include_events=ALL")
+    """The tracker through Rasa's HTTP API, with its token (``WEGWIJS_API_TOKEN``, else the
+    generated one of :func:`wegwijs.security.secrets.load_secrets`)."""
+    from urllib.parse import quote, urlencode
+
+    from wegwijs.security.secrets import load_secrets
+
+    query = urlencode({"include_events": "ALL", "token": load_secrets().api_token})
+    return _http("GET", f"{base}/conversations/{quote(sender, safe='')}/tracker?{query}")
 
 
 def _bot_events_since(tracker: dict[str, Any], n_events: int) -> list[dict[str, Any]]:

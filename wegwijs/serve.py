@@ -4,6 +4,12 @@ Used by ``scripts/up.sh`` (foreground, Ctrl-C stops both), by the end-to-end tes
 and by the benchmark (as a context manager on free ports with their own databases).
 Rasa's endpoints file is written from :class:`wegwijs.settings.Settings` into
 ``var/endpoints-<port>.yml``, so one place configures storage.
+
+Both servers start through the launchers of :mod:`wegwijs.security` (docs/security.md):
+Rasa's HTTP API needs ``?token=<WEGWIJS_API_TOKEN>`` (:attr:`Servers.api_token`,
+:meth:`Servers.api_url`), the action server listens on 127.0.0.1 and needs the action
+token, which Rasa sends. The tokens come from the environment or are generated once
+into ``~/.config/wegwijs/secrets.json`` (:mod:`wegwijs.security.secrets`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,10 @@ from contextlib import contextmanager
 
 import yaml
 
+from urllib.parse import urlencode
+
 from wegwijs.build import RASA_MODEL, rasa_bin, rasa_env
+from wegwijs.security.secrets import load_secrets
 from wegwijs.settings import REPO_ROOT, Settings
 
 VAR = REPO_ROOT / "var"
@@ -50,7 +59,11 @@ def endpoints_config(settings: Settings, action_port: int) -> dict:
     "redis", else Rasa's in-memory store (one Rasa process).
     """
     cfg: dict = {
-        "action_endpoint": {"url": f"http://127.0.0.1:{action_port}/webhook"},
+        # Rasa expands ${VAR} in endpoints files: the token stays out of the file
+        "action_endpoint": {
+            "url": f"http://127.0.0.1:{action_port}/webhook",
+            "token": "${WEGWIJS_ACTION_TOKEN}",
+        },
         "tracker_store": {
             "type": "integrations.tracker_store.WegwijsSQLTrackerStore",
             "url": settings.tracker_db_url,
@@ -71,10 +84,11 @@ def endpoints_config(settings: Settings, action_port: int) -> dict:
 
 
 def _wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path, ok=lambda body: True) -> None:
+    shown = url.split("?", 1)[0]  # never the token in an error message
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise ServeError(f"{url}: process exited with {proc.returncode}; see {log}")
+            raise ServeError(f"{shown}: process exited with {proc.returncode}; see {log}")
         try:
             with urllib.request.urlopen(url, timeout=2) as r:
                 if r.status == 200 and ok(r.read()):
@@ -82,7 +96,7 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path, ok=l
         except (urllib.error.URLError, ConnectionError, TimeoutError, OSError):
             pass
         time.sleep(0.5)
-    raise ServeError(f"{url}: not ready after {timeout:.0f} s; see {log}")
+    raise ServeError(f"{shown}: not ready after {timeout:.0f} s; see {log}")
 
 
 @dataclass
@@ -98,11 +112,17 @@ class Servers:
     def inbox_url(self) -> str | None:
         """Base URL of the inbox, or None when it was not started."""
         return f"http://127.0.0.1:{self.inbox_port}/" if self.inbox_port else None
+    #: token of Rasa's HTTP API (``?token=``); channel webhooks need none
+    api_token: str = field(default="", repr=False)
 
     @property
     def rasa_url(self) -> str:
         """Base URL of the Rasa server."""
         return f"http://127.0.0.1:{self.rasa_port}"
+
+    def api_url(self, path: str, **query: str) -> str:
+        """URL of Rasa's HTTP API ``path`` (e.g. ``/model/parse``) with the token in the query."""
+        return f"{self.rasa_url}{path}?" + urlencode({**query, "token": self.api_token})
 
     def stop(self) -> None:
         """Stop both servers (SIGTERM, then SIGKILL after 20 s)."""
@@ -151,20 +171,22 @@ def start(
     VAR.mkdir(exist_ok=True)
     env = rasa_env()
     env.update(extra_env or {})
+    env.update(load_secrets(env).as_env())
     env.setdefault("WEGWIJS_DATABASE_URL", settings.database_url)
     env.setdefault("WEGWIJS_TRACKER_DB_URL", settings.tracker_db_url)
     endpoints = VAR / f"endpoints-{rasa_port}.yml"
     endpoints.write_text(yaml.safe_dump(endpoints_config(settings, action_port)))
-    servers = Servers(rasa_port=rasa_port, action_port=action_port)
+    servers = Servers(rasa_port=rasa_port, action_port=action_port, api_token=env["WEGWIJS_API_TOKEN"])
+    python = str(Path(rasa_bin()).with_name("python"))
     action_log = VAR / f"actions-{action_port}.log"
     rasa_log = VAR / f"rasa-{rasa_port}.log"
     try:
         servers.procs.append(subprocess.Popen(
-            [rasa_bin(), "run", "actions", "--actions", "actions", "--port", str(action_port)],
+            [python, "-m", "wegwijs.security.action_server", "--actions", "actions", "--port", str(action_port)],
             cwd=REPO_ROOT, env=env, stdout=action_log.open("wb"), stderr=subprocess.STDOUT,
         ))
         servers.procs.append(subprocess.Popen(
-            [rasa_bin(), "run", "--enable-api", "--cors", "*", "--port", str(rasa_port),
+            [python, "-m", "wegwijs.security.rasa_server", "--enable-api", "--port", str(rasa_port),
              "--interface", os.environ.get("WEGWIJS_INTERFACE", "127.0.0.1"),
              "--model", str(model), "--credentials", str(REPO_ROOT / "credentials.yml"),
              "--endpoints", str(endpoints)],
@@ -179,7 +201,7 @@ def start(
         servers.procs.append(worker_proc)
         _wait_http(f"http://127.0.0.1:{action_port}/health", servers.procs[0], timeout, action_log)
         _wait_http(
-            f"http://127.0.0.1:{rasa_port}/status", servers.procs[1], timeout, rasa_log,
+            servers.api_url("/status"), servers.procs[1], timeout, rasa_log,
             ok=lambda body: bool(json.loads(body or b"{}").get("model_file")),
         )
         if inbox_port:
@@ -233,7 +255,8 @@ def serve_forever(rasa_port: int = 5005, action_port: int = 5055, inbox_port: in
         "\nWegwijs is running.\n"
         f"  web chat page:  {url}/webhooks/webchat/chat\n"
         f"  REST channel:   POST {url}/webhooks/rest/webhook  {{\"sender\": \"me\", \"message\": \"hallo\"}}\n"
-        f"  NLU parse:      POST {url}/model/parse  {{\"text\": \"...\"}}\n"
+        f"  NLU parse:      POST {url}/model/parse?token=$WEGWIJS_API_TOKEN  {{\"text\": \"...\"}}\n"
+        f"                  (the token: WEGWIJS_API_TOKEN, else {load_secrets().path})\n"
         f"  socket.io:      {url}/socket.io\n"
         f"  action server:  http://127.0.0.1:{action_port}/health\n"
         f"  outbox worker:  var/worker-{rasa_port}.log (referral notifications)\n"

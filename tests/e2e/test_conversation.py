@@ -73,10 +73,10 @@ def _referrals(sender: str) -> list:
 
 def test_model_parse_reports_language(servers) -> None:
     s, _ = servers
-    status, parsed = _post(f"{s.rasa_url}/model/parse", {"text": "ابني ما بدو يروح على المدرسة"})
+    status, parsed = _post(s.api_url("/model/parse"), {"text": "ابني ما بدو يروح على المدرسة"})
     assert status == 200
     assert parsed["language"]["code"] == "ar" and 0.5 < parsed["language"]["confidence"] <= 1.0
-    status, parsed = _post(f"{s.rasa_url}/model/parse", {"text": "ወደይ ናብ ቤት ትምህርቲ ክኸይድ ኣይደልን እዩ"})
+    status, parsed = _post(s.api_url("/model/parse"), {"text": "ወደይ ናብ ቤት ትምህርቲ ክኸይድ ኣይደልን እዩ"})
     assert parsed["language"]["code"] == "ti"
 
 

@@ -281,3 +281,26 @@ def test_credentials_yml_registers_the_fixed_channel_only(monkeypatch) -> None:
     assert (channel.user_message_evt, channel.bot_message_evt, channel.session_persistence,
             channel.socketio_path, channel.cors_allowed_origins) == (
         "user_uttered", "bot_uttered", True, "/socket.io", None)
+
+
+@pytest.mark.redis
+async def test_a_flood_gets_the_polite_text_and_is_not_processed(monkeypatch) -> None:
+    """Real Redis on 127.0.0.1:6379 counts; other sessions are not affected."""
+    monkeypatch.setenv("WEGWIJS_RATE_LIMIT_PER_MINUTE", "2")
+    async with running() as server:
+        client, other = await Client().connect(server), await Client().connect(server)
+        try:
+            session_id, other_id = await client.session(), await other.session()
+            for text in ("een", "twee"):
+                await client.sio.emit("user_uttered", {"message": text, "session_id": session_id})
+                assert (await client.next("bot_uttered"))["text"] == f"echo: {text}"
+            await client.sio.emit("user_uttered", {"message": "drie", "session_id": session_id})
+            polite = (await client.next("bot_uttered"))["text"]
+            assert "berichten" in polite and "messages" in polite
+            assert (await client.next("error"))["code"] == "rate_limited"
+            await other.sio.emit("user_uttered", {"message": "hallo", "session_id": other_id})
+            assert (await other.next("bot_uttered"))["text"] == "echo: hallo"
+        finally:
+            await client.close()
+            await other.close()
+    assert [m.text for m in server.agent.messages] == ["een", "twee", "hallo"]

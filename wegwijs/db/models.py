@@ -71,6 +71,8 @@ class Referral(Base):
     """
 
     __tablename__ = "referrals"
+    # ids are never reused on SQLite either (migration d4f6a8c0e2b3)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id = sa.Column(sa.Integer, primary_key=True)
     reference = sa.Column(sa.String(16), nullable=False, unique=True)
@@ -123,6 +125,8 @@ class AccessLog(Base):
     """
 
     __tablename__ = "access_log"
+    # ids are never reused on SQLite either (migration d4f6a8c0e2b3)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id = sa.Column(sa.Integer, primary_key=True)
     at = sa.Column(UTCDateTime(), nullable=False, index=True, default=utcnow)
@@ -148,6 +152,8 @@ class ChannelMessage(Base):
     """
 
     __tablename__ = "channel_messages"
+    # ids are never reused on SQLite either (migration d4f6a8c0e2b3)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id = sa.Column(sa.Integer, primary_key=True)
     message_id = sa.Column(sa.String(255), nullable=False, unique=True)

@@ -1,0 +1,49 @@
+"""Ids are never reused: SQLite ``AUTOINCREMENT`` on referrals, access_log and channel_messages.
+
+Without ``AUTOINCREMENT`` SQLite gives a new row the largest id in use + 1, so after a
+"delete my data" of the newest referral its id went to the next parent, and the access-log
+rows of the deleted referral (``access_log.referral_id``, deliberately no foreign key)
+pointed at that other parent (issue 10). With it, SQLite keeps the highest id ever used
+in ``sqlite_sequence`` (https://www.sqlite.org/autoinc.html). PostgreSQL's sequences
+never hand out an id twice already: nothing changes there.
+
+Revision ID: d4f6a8c0e2b3
+Revises: c2e4a6b8d0f1
+Create Date: 2026-12-02 22:45:00
+"""
+
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+from alembic import op
+
+# revision identifiers, used by Alembic.
+revision: str = "d4f6a8c0e2b3"
+down_revision: Union[str, None] = "c2e4a6b8d0f1"
+branch_labels: Union[str, Sequence[str], None] = None
+depends_on: Union[str, Sequence[str], None] = None
+
+TABLES = ("referrals", "access_log", "channel_messages")
+
+
+def _recreate(autoincrement: bool) -> None:
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    for table in TABLES:
+        # SQLite cannot ALTER a table's AUTOINCREMENT: copy it into a new one (rows, ids,
+        # indexes and constraints kept)
+        with op.batch_alter_table(
+            table, recreate="always", table_kwargs={"sqlite_autoincrement": autoincrement}
+        ):
+            pass
+
+
+def upgrade() -> None:
+    """Recreates the three tables with ``AUTOINCREMENT`` (SQLite only)."""
+    _recreate(True)
+
+
+def downgrade() -> None:
+    """Recreates them without (SQLite only)."""
+    _recreate(False)
