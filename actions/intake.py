@@ -198,6 +198,10 @@ class ValidateIntakeForm(FormValidationAction):
     async def validate_consent(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
+        if asked_count(tracker, "consent") == 0:
+            # only the choice of languages was shown (a one-word first message): a "yes" now
+            # is not agreement to a privacy text the parent never saw; the form shows it next
+            return {"consent": None}
         if slot_value == "yes":
             dispatcher.utter_message(response="utter_consent_yes")
             return {"consent": "yes", "consent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}

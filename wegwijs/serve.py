@@ -99,6 +99,23 @@ def _wait_http(url: str, proc: subprocess.Popen, timeout: float, log: Path, ok=l
     raise ServeError(f"{shown}: not ready after {timeout:.0f} s; see {log}")
 
 
+def _migrate(url: str) -> None:
+    """Bring the referral database at ``url`` to the newest schema (Alembic, idempotent).
+
+    A database named only by ``WEGWIJS_DATABASE_URL`` at start (not the one ``wegwijs
+    build`` made) had no tables, so every referral failed (found by a new-user test). A
+    database that cannot be reached is not fatal: the servers still start, emergency
+    replies still go out, and storing a referral fails with the honest reply.
+    """
+    from wegwijs.db.migrate import upgrade
+
+    try:
+        upgrade(url)
+    except Exception as e:  # noqa: BLE001 - unreachable database: go on without it
+        print(f"WARNING: could not migrate the referral database ({type(e).__name__}); "
+              "referrals will fail until it is reachable", file=sys.stderr)
+
+
 @dataclass
 class Servers:
     """The running servers and where to reach them."""
@@ -174,6 +191,7 @@ def start(
     env.update(load_secrets(env).as_env())
     env.setdefault("WEGWIJS_DATABASE_URL", settings.database_url)
     env.setdefault("WEGWIJS_TRACKER_DB_URL", settings.tracker_db_url)
+    _migrate(env["WEGWIJS_DATABASE_URL"])
     endpoints = VAR / f"endpoints-{rasa_port}.yml"
     endpoints.write_text(yaml.safe_dump(endpoints_config(settings, action_port)))
     servers = Servers(rasa_port=rasa_port, action_port=action_port, api_token=env["WEGWIJS_API_TOKEN"])

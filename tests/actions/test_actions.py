@@ -313,10 +313,21 @@ async def test_an_unrelated_sentence_is_never_stored_as_an_answer() -> None:
 
 async def test_typed_agreement_to_privacy_counts_as_consent() -> None:
     d = CollectingDispatcher()
-    t = make_tracker("ik ga akkoord", "inform", slots={"language": "nl", "requested_slot": "consent"})
+    t = make_tracker("ik ga akkoord", "inform", slots={"language": "nl", "requested_slot": "consent", "asked": {"consent": 1}})
     assert await ValidateIntakeForm().extract_consent(d, t, {}) == {"consent": "yes"}
     got = await ValidateIntakeForm().validate_consent("yes", d, t, {})
     assert got["consent"] == "yes" and got["consent_at"]
+
+
+@pytest.mark.parametrize("answer", ["yes", "no"])
+async def test_no_consent_before_the_privacy_text_was_shown(answer) -> None:
+    """After a one-word first message only the choice of languages is shown: the "ja"
+    that follows (a new-user test: "ja", "نعم", "haa", "እወ") is no answer to a privacy text
+    the parent never saw."""
+    d = CollectingDispatcher()
+    t = make_tracker("ja", "affirm", slots={"language": "nl", "requested_slot": "consent", "language_ok": True})
+    assert await ValidateIntakeForm().validate_consent(answer, d, t, {}) == {"consent": None}
+    assert d.messages == []
 
 
 async def test_handoff_consent_records_its_time() -> None:

@@ -18,7 +18,6 @@ import pytest
 
 from wegwijs import bootstrap
 from wegwijs.build import RASA_MODEL
-from wegwijs.db.migrate import upgrade
 from wegwijs.serve import free_port, running
 from wegwijs.settings import Settings
 
@@ -51,7 +50,7 @@ def servers(tmp_path_factory):
     assert RASA_MODEL.is_file(), "no Rasa model: run scripts/install.sh"
     tmp = tmp_path_factory.mktemp("loops")
     settings = Settings(database_url=f"sqlite:///{tmp / 'w.db'}", tracker_db_url=f"sqlite:///{tmp / 't.db'}")
-    upgrade(settings.database_url)
+    # no upgrade() here: `wegwijs serve` must migrate a database it was only told about
     env = {"WEGWIJS_DATABASE_URL": settings.database_url, "WEGWIJS_TRACKER_DB_URL": settings.tracker_db_url}
     with running(settings=settings, rasa_port=free_port(), action_port=free_port(), extra_env=env) as s:
         bootstrap.bootstrap({"settings": settings})
@@ -74,3 +73,16 @@ def test_no_intent_loops_or_goes_silent(servers, state: str) -> None:
         if len(actions) > MAX_ACTIONS or actions.count("action_fallback") > 1 or not replies:
             problems.append((intent, len(replies), actions))
     assert problems == [], problems
+
+
+def test_serve_migrates_a_new_database(servers) -> None:
+    """A new-user test set WEGWIJS_DATABASE_URL to a new file and every referral failed
+    ("no such table: referrals"): the servers now bring the schema up themselves."""
+    import sqlalchemy as sa
+
+    engine = bootstrap.make_engine(bootstrap.get_settings().database_url)
+    try:
+        tables = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert {"referrals", "outbox", "users"} <= tables
