@@ -10,6 +10,7 @@ of scope), and (c) stops asking a question after two tries (every question can b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any
 
@@ -27,7 +28,7 @@ from actions.common import (
     topic_of_intent,
     words_for,
 )
-from wegwijs.intake.extract import answer_for
+from wegwijs.intake.extract import Extraction, answer_for
 from wegwijs.tips import select_tips
 
 #: Times a question is asked before the form moves on without it.
@@ -391,11 +392,10 @@ class ActionNoteOutOfScope(Action):
 
 
 #: entities that are facts the global slot mappings keep ("we live in Den Bosch" while
-#: another question is open): such a message was understood, even if it did not answer
-FACT_ENTITIES = frozenset({
-    "person_type", "contact_channel", "contact_gender", "contact_setting", "contact_times",
-    "language_choice", "children_ages", "pregnant", "pregnancy_months", "municipality", "interpreter",
-})
+#: another question is open): such a message was understood, even if it did not answer.
+#: The extractor's facts (bare numbers aside: they mean nothing outside the ages question)
+#: and a typed language name.
+FACT_ENTITIES = frozenset(f.name for f in fields(Extraction)) - {"numbers"} | {"language_choice"}
 
 
 class ActionNotUnderstood(Action):
