@@ -37,9 +37,14 @@ MAX_ASKS = 2
 #: the message, then lets the interruption rules answer it.
 INTERRUPTIONS = ("out_of_scope", "thanks", "bot_challenge", "request_human", "change_language",
                  "delete_my_data", "goodbye")
+#: Interruption intents that are only politeness when the message also answered the question.
+ANSWER_WITH_THANKS = ("thanks",)
 #: Below this confidence a topic intent on a message that answered the open question is
 #: not treated as an interruption ("4 en 11" misread as a topic).
 TOPIC_INTERRUPTION_CONFIDENCE = 0.6
+#: At this intent confidence an affirm/deny to the privacy question is taken as is; below
+#: it the typed yes/no words (parsing.yml answer_words.consent) are checked too.
+CONSENT_SURE = 0.9
 #: Topics counted as raised from typed text only at this confidence (buttons always count).
 TOPIC_CONFIDENCE = 0.5
 
@@ -121,6 +126,8 @@ def interruption_events(tracker: Tracker, form: str, answered: bool) -> list[dic
     if answered_since_user(tracker, form):
         return []  # the form asks again after an interruption was answered: nothing to reject
     intent = latest_intent(tracker)
+    if intent in ANSWER_WITH_THANKS and answered:
+        return []  # "yes ok you can save it, thanks": an answer, said politely
     if intent in INTERRUPTIONS:
         return [ActionExecutionRejected(form)]
     if topic_of_intent(intent) and (not answered or latest_confidence(tracker) >= TOPIC_INTERRUPTION_CONFIDENCE):
@@ -203,6 +210,9 @@ class ValidateIntakeForm(FormValidationAction):
             # only the choice of languages was shown (a one-word first message): a "yes" now
             # is not agreement to a privacy text the parent never saw; the form shows it next
             return {"consent": None}
+        if slot_value in ("yes", "no") and slot_value == tracker.get_slot("consent") and tracker.get_slot("consent_at"):
+            return {"consent": slot_value}  # recorded earlier in this turn (the form ran again): said once
+        slot_value = self._checked_against_words(slot_value, tracker)
         if slot_value == "yes":
             dispatcher.utter_message(response="utter_consent_yes")
             return {"consent": "yes", "consent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
@@ -210,6 +220,25 @@ class ValidateIntakeForm(FormValidationAction):
             dispatcher.utter_message(response="utter_consent_no")
             return {"consent": "no", "consent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         return {"consent": None}  # never read anything else as a refusal
+
+    @staticmethod
+    def _checked_against_words(slot_value: Any, tracker: Tracker) -> Any:
+        """The yes or no the classifier read, checked against the words typed.
+
+        "بلی، معلومات مره ذخیره کنید مشکل نیست" (yes, store it, no problem) was read as
+        deny (0.52) because of "نیست" (is not): when the typed words say the other answer
+        and the classifier was not sure (< ``CONSENT_SURE``), the words win; an unsure
+        "no" without any no-word is no answer (asked again), never a refusal.
+        """
+        text = (tracker.latest_message or {}).get("text") or ""
+        if slot_value not in ("yes", "no") or is_payload(text) or latest_confidence(tracker) >= CONSENT_SURE:
+            return slot_value
+        typed = answer_for(text, words_for(tracker), "consent", ("yes", "no"))
+        if typed:
+            return typed
+        if slot_value == "no" and latest_confidence(tracker) < TOPIC_INTERRUPTION_CONFIDENCE:
+            return None
+        return slot_value
 
     async def validate_children_ages(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -356,7 +385,11 @@ def _topic_events(tracker: Tracker, *, from_button: bool | None = None) -> dict[
 
 
 class ActionRememberTopic(Action):
-    """Remembers the topic of a ``topic_*`` intent; during a form, says the tips follow."""
+    """Remembers the topic of a ``topic_*`` intent; during a form, says the tips follow.
+
+    A fear of youth care is reassured at once and never replaces a topic already waiting
+    for its tips (the parent's first question still gets its answer).
+    """
 
     def name(self) -> str:
         return "action_remember_topic"
@@ -367,6 +400,9 @@ class ActionRememberTopic(Action):
         found = _topic_events(tracker)
         topic = found.get("topic")
         loop = (tracker.active_loop or {}).get("name")
+        waiting = tracker.get_slot("topic")
+        if topic == "child_removal_fear" and waiting and waiting != topic:
+            found.pop("topic")  # the fear is answered now; the question asked before keeps its tips
         if topic == "child_removal_fear":
             dispatcher.utter_message(response="utter_reassure_child_removal")
         elif topic and loop:

@@ -40,6 +40,8 @@ class ActionSetLanguage(Action):
             supported=s.registry.supported,
             default=s.registry.reference,
             scripts={c: script_of(p.meta.name) or "" for c, p in s.packs.items()},
+            confirmed=language_settled(tracker),
+            hint=only(latin_word_languages(text)),
         )
         events: list[dict[str, Any]] = []
         if new != current:
@@ -54,6 +56,19 @@ class ActionSetLanguage(Action):
         if tracker.get_slot("delete_pending") and intent not in ("affirm", "deny"):
             events.append(SlotSet("delete_pending", False))  # the delete question was not answered
         return events
+
+
+def language_settled(tracker: Tracker) -> bool:
+    """False while the language is only a guess: nothing shown yet, or only the choice of
+    languages after a first message too short to tell (``language_ok`` is then set but
+    the privacy question was not asked yet)."""
+    asked = tracker.get_slot("asked") or {}
+    return bool(tracker.get_slot("language_ok")) and int(asked.get("consent", 0)) > 0
+
+
+def only(codes: list[str]) -> str | None:
+    """The one element of ``codes``, else None (no hint when several languages fit)."""
+    return codes[0] if len(codes) == 1 else None
 
 
 def language_menu_buttons() -> list[dict[str, str]]:
@@ -72,12 +87,30 @@ def script_choices(script: str | None) -> list[str]:
     return [c for c in s.registry.supported if script and script_of(s.packs[c].meta.name) == script]
 
 
+def latin_word_languages(text: str) -> list[str]:
+    """Supported languages whose parents type ``text`` in Latin letters as a short message.
+
+    ``text`` (lower-cased, punctuation and emoji removed) or one of its words is in the
+    language's ``parsing.yml`` ``latin_short_words`` ("salam" → ar, fa, prs, ps, so;
+    "selam" → tr, ti, am). Empty for text in another script.
+    """
+    if script_of(text) != "LATIN":
+        return []
+    clean = " ".join("".join(ch if ch.isalnum() else " " for ch in text.lower()).split())
+    candidates = {clean, *clean.split()}
+    s = store()
+    return [c for c in s.registry.supported
+            if candidates & {w.lower() for w in s.packs[c].parsing.latin_short_words}]
+
+
 def confusable_with(code: str | None) -> list[str]:
     """``code`` and the languages the detector mixes it up with (registry ``confusable``)."""
     for group in store().registry.confusable:
         if code in group:
             return [code, *[c for c in group if c != code]]
     return [code] if code else []
+#: At most this many languages on one choice (a WhatsApp list holds 10 rows, one is "other").
+MAX_CHOICES = 9
 #: A first message with at most this many words is "too short to tell".
 SHORT_MESSAGE_WORDS = 2
 
@@ -97,7 +130,8 @@ class ActionAskLanguageOk(Action):
     """The welcome and the language check, as a choice of languages (never a yes/no question).
 
     - a first message too short to tell (≤ 2 words: "salam", "ok", "ሰላም") gets the
-      languages of its script to choose from, never a confident guess;
+      languages of its script to choose from, never a confident guess — a Latin-letter
+      word that parents of another language type ("salam", "selam") adds that language;
     - otherwise the welcome says which language it will write in, with that language,
       Dutch and English as buttons (Persian and Dari: both, the detector mixes them up);
     - a language we do not support yet gets the full language menu.
@@ -126,7 +160,9 @@ class ActionAskLanguageOk(Action):
         words = len(text.split())
         if text and not text.startswith("/") and words <= SHORT_MESSAGE_WORDS:
             script = script_of(text)
-            choices = script_choices(script)
+            # the languages that type this word in Latin letters first ("salam": Arabic,
+            # Persian, Dari, Pashto, Somali), then the rest of the script's languages
+            choices = list(dict.fromkeys(latin_word_languages(text) + script_choices(script)))[:MAX_CHOICES]
             if choices:
                 dispatcher.utter_message(response="utter_language_choice_short", buttons=language_buttons(choices))
                 return []

@@ -45,12 +45,17 @@ def choose_language(
     supported: list[str],
     default: str,
     scripts: dict[str, str] | None = None,
+    confirmed: bool = True,
+    hint: str | None = None,
 ) -> str:
     """Decide the conversation language after one message.
 
     1. a language picked from the menu (``choice``) wins;
-    2. no language yet → the detected one if supported and confident (≥ 0.7),
-       else ``default`` (the welcome offers the language menu);
+    2. no language yet, or only a guess nobody confirmed (``confirmed`` false: the first
+       message was too short and the parent was offered a choice) → a short message
+       (≤ 2 words) gives ``hint`` (the one language whose parents type its words in
+       Latin letters: "hallo", "ja" → nl) or keeps the guess; a longer one gives the
+       detected language if supported and confident (≥ 0.7); else ``default``;
     3. a long (≥ 3 words), confident (≥ 0.85) message in another supported
        language, written in that language's script and (when the current language
        has a non-Latin script) without letters of the current script, switches; everything else
@@ -67,18 +72,23 @@ def choose_language(
         default: the language used when nothing better is known.
         scripts: ``{code: script}`` (see :func:`script_of`); a switch needs the
             message's script to match the new language's.
+        confirmed: False while ``current`` is only the guess made after a message too
+            short to tell (the welcome with its language choice was not shown yet).
+        hint: a supported language the message's words point to alone, or None.
 
     Returns:
         A code from ``supported``.
     """
     if choice in supported:
         return choice  # type: ignore[return-value]
-    if current not in supported:
+    if current not in supported or not confirmed:
+        guess = current if current in supported else default
         if len(text.split()) <= FIRST_MIN_WORDS and not text.startswith("/"):
-            return default  # "salam", "merci", "ok": too short to tell; the welcome asks
+            # "salam", "merci", "ok": too short to tell; the welcome asks
+            return hint if hint in supported else guess  # type: ignore[return-value]
         if detected in supported and confidence >= FIRST_CONFIDENCE:
             return detected  # type: ignore[return-value]
-        return default
+        return guess  # type: ignore[return-value]
     words = len(text.split())
     same_script = True
     if scripts:

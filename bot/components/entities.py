@@ -90,11 +90,14 @@ def reread_intent(intent: Dict[str, Any], facts: Dict[str, Any], text: str) -> O
         text: the message.
 
     Returns:
-        ``"inform"`` for a short or unsure message that gives intake facts,
+        ``"inform"`` for a short or unsure message that gives intake facts, or a
+        language named with an interpreter ("interpreter pls, tigrinya"),
         ``"nlu_fallback"`` for an unsure change_language without facts, else None.
     """
     name = intent.get(INTENT_NAME_KEY) or ""
     confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+    if name == "change_language" and facts.get("interpreter") is not None:
+        return "inform"  # "yes interpreter pls, tigrinya": the language is the interpreter's
     if facts and name not in KEEP_INTENTS:
         if len(text.split()) <= SHORT_ANSWER_WORDS and not (name.startswith("topic_") and confidence >= SURE_TOPIC):
             return "inform"

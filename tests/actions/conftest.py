@@ -21,11 +21,12 @@ def make_tracker(
     language: dict[str, Any] | None = None,
     safety: dict[str, Any] | None = None,
     sender_id: str = "parent-1",
+    confidence: float = 0.9,
 ) -> Tracker:
     """A rasa-sdk tracker whose latest message is ``text`` classified as ``intent``."""
     latest = {
         "text": text,
-        "intent": {"name": intent, "confidence": 0.9},
+        "intent": {"name": intent, "confidence": confidence},
         "entities": entities or [],
         "language": language or {"code": "en", "confidence": 0.9},
         "safety": safety,

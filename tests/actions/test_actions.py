@@ -33,7 +33,8 @@ async def test_set_language_first_message_and_sticky() -> None:
     d = CollectingDispatcher()
     t = make_tracker("مرحبا كيف حالكم اليوم", slots={"language": None}, language={"code": "ar", "confidence": 0.99})
     assert _slots(await ActionSetLanguage().run(d, t, {})) == {"language": "ar", "language_name": "العربية"}
-    t = make_tracker("ok", slots={"language": "ar", "language_name": "العربية"}, language={"code": "en", "confidence": 0.99})
+    t = make_tracker("ok", slots={"language": "ar", "language_name": "العربية", "language_ok": True, "asked": {"consent": 1}},
+                     language={"code": "en", "confidence": 0.99})
     assert _slots(await ActionSetLanguage().run(d, t, {})) == {}
 
 
@@ -85,10 +86,49 @@ async def test_the_welcome_and_the_privacy_question_come_in_one_turn() -> None:
     assert _keys(d) == ["utter_language_choice_short"] and "asked" not in _slots(events)
 
 
+async def test_a_latin_greeting_offers_the_languages_that_type_it() -> None:
+    d = CollectingDispatcher()
+    await ActionAskConsent().run(d, make_tracker("salam!", "greet", language={"code": "nl", "confidence": 0.98}), {})
+    titles = [b["title"] for b in d.messages[0]["buttons"]]
+    assert titles[0] == "العربية" and "Nederlands" in titles and "Soomaali" in titles
+    assert len(titles) <= 10  # one WhatsApp list
+    d = CollectingDispatcher()
+    await ActionAskConsent().run(d, make_tracker("selam", "greet", language={"code": "tr", "confidence": 0.9}), {})
+    titles = [b["title"] for b in d.messages[0]["buttons"]]
+    assert {"ትግርኛ", "አማርኛ", "Türkçe"} <= set(titles)
+    d = CollectingDispatcher()
+    await ActionAskConsent().run(d, make_tracker("hallo", "greet", language={"code": "nl", "confidence": 0.9}), {})
+    titles = [b["title"] for b in d.messages[0]["buttons"]]
+    assert "العربية" not in titles and titles[0] == "Nederlands"
+
+
 def test_a_topic_or_a_question_out_of_scope_interrupts_the_form() -> None:
     assert interruption_events(make_tracker("my son skips school", "topic_school"), "intake_form", False)
     assert interruption_events(make_tracker("and the toeslagen?", "out_of_scope"), "intake_form", True)
     assert interruption_events(make_tracker("4 and 9", "inform"), "intake_form", True) == []
+
+
+async def test_a_polite_answer_is_an_answer_and_consent_is_confirmed_once() -> None:
+    t = make_tracker("yes ok u can save it thanks", "thanks", slots={"requested_slot": "consent"})
+    assert interruption_events(t, "intake_form", True) == []  # answered, and said thanks
+    assert interruption_events(t, "intake_form", False)       # only thanks: the rules answer it
+    d = CollectingDispatcher()
+    again = make_tracker("yes ok u can save it thanks", "thanks",
+                         slots={"asked": {"consent": 1}, "consent": "yes", "consent_at": "2026-12-03T01:00:00+00:00"})
+    assert await ValidateIntakeForm().validate_consent("yes", d, again, {}) == {"consent": "yes"}
+    assert d.messages == []  # the form ran twice in one turn: "thank you" was said once
+
+
+async def test_an_unsure_no_that_says_yes_is_consent() -> None:
+    v = ValidateIntakeForm()
+    slots = {"asked": {"consent": 1}, "language": "prs"}
+    d = CollectingDispatcher()
+    t = make_tracker("بلی، معلومات مره ذخیره کنید مشکل نیست", "deny", slots=slots, confidence=0.52)
+    assert (await v.validate_consent("no", d, t, {}))["consent"] == "yes"
+    t = make_tracker("hmm weet niet", "deny", slots={"asked": {"consent": 1}, "language": "nl"}, confidence=0.45)
+    assert (await v.validate_consent("no", CollectingDispatcher(), t, {}))["consent"] is None  # asked again
+    t = make_tracker("nee", "deny", slots={"asked": {"consent": 1}, "language": "nl"}, confidence=0.99)
+    assert (await v.validate_consent("no", CollectingDispatcher(), t, {}))["consent"] == "no"
 
 
 async def test_topic_is_remembered_with_the_parents_words() -> None:
@@ -97,6 +137,18 @@ async def test_topic_is_remembered_with_the_parents_words() -> None:
     slots = _slots(events)
     assert slots["topic"] == "school" and slots["topics"] == ["school"]
     assert slots["concern_text"] == [{"text": "my son skips school", "lang": "en"}]
+
+
+async def test_a_fear_of_youth_care_is_reassured_and_keeps_the_topic_waiting() -> None:
+    d = CollectingDispatcher()
+    t = make_tracker("ik ben bang dat jeugdzorg mijn kinderen afpakt", "topic_child_removal_fear",
+                     slots={"topic": "school", "topics": ["school"]})
+    slots = _slots(await ActionRememberTopic().run(d, t, {}))
+    assert _keys(d) == ["utter_reassure_child_removal"]
+    assert "topic" not in slots  # school still waits for its tips
+    d = CollectingDispatcher()
+    slots = _slots(await ActionRememberTopic().run(d, make_tracker("bang voor jeugdzorg", "topic_child_removal_fear"), {}))
+    assert slots["topic"] == "child_removal_fear"  # nothing waited: the fear is the topic
 
 
 async def test_tips_for_the_childrens_age_then_the_offer_of_a_person() -> None:
@@ -361,7 +413,8 @@ async def test_welcome_asks_to_confirm_a_supported_language() -> None:
     assert titles[:3] == ["العربية", "Nederlands", "English"]  # a choice of languages, never yes/no
 
 
-@pytest.mark.parametrize("text, options", [("سلام", ["ar", "fa", "prs", "ps"]), ("ሰላም", ["ti", "am"]), ("salam", ["nl", "en", "tr", "so"])])
+@pytest.mark.parametrize("text, options", [("سلام", ["ar", "fa", "prs", "ps"]), ("ሰላም", ["ti", "am"]), ("hoi", ["nl", "en", "tr", "so"]),
+                                           ("salam", ["ar", "fa", "prs", "so", "ps", "nl", "en", "tr"])])
 async def test_a_first_message_too_short_to_tell_gets_the_languages_of_its_script(text, options) -> None:
     from actions.language import ActionAskLanguageOk
 

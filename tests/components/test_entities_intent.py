@@ -16,6 +16,7 @@ def _i(name: str, confidence: float) -> dict:
     (_i("change_language", 0.44), {"contact_channel": "phone"}, "taleefan, galabtii", "inform"),
     (_i("change_language", 0.46), {}, "lahal", "nlu_fallback"),
     (_i("change_language", 0.95), {}, "andere taal", None),
+    (_i("change_language", 0.88), {"interpreter": True}, "yes interpreter pls, tigrinya", "inform"),
     (_i("greet", 0.5), {"children_ages": [14]}, "hallo, ik heb een zoon van 14 jaar", "inform"),
     # kept: an emergency, a request for a person, a sure topic, a sure long question
     (_i("urgent_help", 0.4), {"children_ages": [3]}, "mijn zoon 3 valt", None),

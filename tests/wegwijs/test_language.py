@@ -38,6 +38,20 @@ def test_choose_language(current, detected, conf, text, choice, expected) -> Non
     assert got == expected
 
 
+def test_a_guess_after_a_short_first_message_is_not_sticky() -> None:
+    def lang(current, detected, conf, text, confirmed, hint=None):
+        return choose_language(current=current, detected=detected, confidence=conf, text=text, choice=None,
+                               supported=SUPPORTED, default="en", scripts=SCRIPTS, confirmed=confirmed, hint=hint)
+
+    assert lang(None, "nl", 0.9, "hallo", False, hint="nl") == "nl"       # one language types "hallo"
+    assert lang(None, "nl", 0.98, "salam", False) == "en"                 # several do: no guess
+    assert lang("en", "nl", 0.6, "ja", False, hint="nl") == "nl"          # "hallo", then "ja": Dutch
+    assert lang("en", "nl", 0.9, "ik heb een vraag over school", False) == "nl"  # 0.7 is enough now
+    assert lang("en", "nl", 0.9, "ik heb een vraag over school", True) == "nl"
+    assert lang("en", "nl", 0.75, "ik heb een vraag over school", True) == "en"  # confirmed: sticky
+    assert lang("en", "nl", 0.6, "ja", True, hint="nl") == "en"           # confirmed: one word never switches
+
+
 def test_script_of() -> None:
     assert script_of("ኣብ gemeente Amersfoort እየ ዘለኹ") == "LATIN"  # letters counted, not words
     assert script_of("ሰላም ከመይ ኣለኹም") == "ETHIOPIC"

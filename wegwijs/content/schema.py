@@ -142,6 +142,13 @@ class Parsing(BaseModel):
     preference_cues: list[str] = Field(default_factory=list)
     #: negations before a word ("no", "geen", "بدون", "without")
     negation_words: list[str] = Field(default_factory=list)
+    #: words after which an option is the one NOT wanted ("than", "instead of", "dan",
+    #: "in plaats van"): "phone is better than whatsapp" → phone
+    rather_than_words: list[str] = Field(default_factory=list)
+    #: words parents of this language type in Latin letters as a whole first message
+    #: ("salam", "selam", "na3am"): a message of one or two such words is offered this
+    #: language too, whatever its own script (actions/language.py)
+    latin_short_words: list[str] = Field(default_factory=list)
 
 
 class SafetyCategory(BaseModel):

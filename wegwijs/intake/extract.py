@@ -60,6 +60,7 @@ class Words:
     answers: dict[str, dict[str, set[str]]] = field(default_factory=dict)  # slot → value → words
     preference_cues: set[str] = field(default_factory=set)
     negation_words: set[str] = field(default_factory=set)
+    rather_than_words: set[str] = field(default_factory=set)
 
     @classmethod
     def from_parsing(cls, documents: Iterable[Any]) -> Words:
@@ -74,6 +75,7 @@ class Words:
                 ("pregnancy_words", "pregnancy_words"), ("connectors", "number_connectors"),
                 ("hour_words", "hour_words"), ("after_words", "after_words"), ("before_words", "before_words"),
                 ("preference_cues", "preference_cues"), ("negation_words", "negation_words"),
+                ("rather_than_words", "rather_than_words"),
             ):
                 getattr(w, attr).update(n for n in (normalise(str(x)) for x in d.get(key) or []) if n)
             for attr, key in (("time_words", "time_words"), ("day_words", "day_words")):
@@ -202,6 +204,44 @@ def _find_value(norm: str, values: Mapping[str, set[str]]) -> tuple[str, str] | 
     return (best[1], best[2]) if best else None
 
 
+def _is_set_aside(norm: str, start: int, words: Words, compared: bool) -> bool:
+    """Whether the word at ``start`` is negated or compared away: "no group", "geen
+    groep" (a negation in the two words before it) or, when ``compared`` (the message
+    names another option too), "better than whatsapp", "in plaats van bellen" (a
+    ``rather_than_words`` phrase before it; Dutch "dan" is also "then", so alone it
+    sets nothing aside)."""
+    before = norm[:start].split()[-3:]
+    near = before[-2:]
+    if any(t in words.negation_words for t in near):
+        return True
+    if not compared:
+        return False
+    tail = " ".join(before)
+    return any(tail == r or tail.endswith(" " + r) or " ".join(near) == r or (near and near[-1] == r)
+               for r in words.rather_than_words)
+
+
+def _chosen_value(norm: str, values: Mapping[str, set[str]], words: Words) -> tuple[str, str] | None:
+    """Like :func:`_find_value`, but when a message names several values the ones it sets
+    aside (:func:`_is_set_aside`) do not count: "phone call is better than whatsapp" →
+    phone, "alone is fine, no group" → individual, "not whatsapp" → None."""
+    found = _find_value(norm, values)
+    if found is None:
+        return None
+    positions: dict[str, list[int]] = {}
+    for value, ws in values.items():
+        whole, anywhere = _patterns(frozenset(ws))
+        starts = [m.start(1) for p in (whole, anywhere) if p is not None for m in p.finditer(norm)]
+        if starts:
+            positions[value] = starts
+    compared = len(positions) > 1
+    kept = {v: values[v] for v, starts in positions.items()
+            if not all(_is_set_aside(norm, st, words, compared) for st in starts)}
+    if len(kept) == len(positions):
+        return found
+    return _find_value(norm, kept) if kept else None
+
+
 def _number(token: str, words: Words) -> int | None:
     if token.isdigit():
         return int(token) if len(token) <= 2 else None
@@ -306,7 +346,10 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
     has_cue = any(t in words.age_words or t in words.months_words or t in words.weeks_words for t, _ in toks) \
         or _any(norm, [w for w in words.age_words if " " in w or is_arabic_script(w)])
     ages: list[int] = []
-    preg_positions = [i for i, (t, _) in enumerate(toks) if _any(t, words.pregnancy_words)]
+    # a pregnancy phrase may be several words ("ነፍሰ ጾር", "in verwachting"): its first word's index
+    preg_positions = [i for i in range(len(toks))
+                      if _any(" ".join(t for t, _ in toks[i:i + 3]), words.pregnancy_words)
+                      and not (i > 0 and _any(" ".join(t for t, _ in toks[i - 1:i + 2]), words.pregnancy_words))]
     for idx, (tok, n) in enumerate(toks):
         if n is None or idx in skip:
             continue
@@ -338,7 +381,7 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
 
 def _preference(norm: str, words: Words, slot: str, context: bool) -> str | None:
     values = words.answers.get(slot) or {}
-    found = _find_value(norm, {k: v for k, v in values.items() if k != "any"})
+    found = _chosen_value(norm, {k: v for k, v in values.items() if k != "any"}, words)
     if found and (context or " " in found[1]):
         return found[0]
     return None
@@ -392,7 +435,7 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
         match = gemeenten.find(text)
         if match:
             out.municipality = match.gemeente
-    channel = _find_value(norm, {k: v for k, v in (words.answers.get("contact_channel") or {}).items()})
+    channel = _chosen_value(norm, dict(words.answers.get("contact_channel") or {}), words)
     person = _find_value(norm, {k: v for k, v in (words.answers.get("person_type") or {}).items() if k != "either"})
     out.person_type = person[0] if person else None
     # clock times and weekdays are contact times on their own; "at night", "all day" only with a cue
@@ -416,5 +459,5 @@ def answer_for(text: str, words: Words, slot: str, values: Sequence[str]) -> str
     for the question that was asked.
     """
     norm = normalise(text)
-    found = _find_value(norm, {k: v for k, v in (words.answers.get(slot) or {}).items() if k in values})
+    found = _chosen_value(norm, {k: v for k, v in (words.answers.get(slot) or {}).items() if k in values}, words)
     return found[0] if found else None

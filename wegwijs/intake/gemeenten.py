@@ -40,6 +40,21 @@ FUZZY_MIN_LEN_SCRIPT = {"arabic": 5, "ethiopic": 4}
 #: Locative prefixes that are themselves a place cue ("بشيفننغن" = in Scheveningen).
 _LOCATIVE_PREFIXES = {"arabic": ("ب", "في", "وب", "په"), "ethiopic": ("በ", "ብ", "ኣብ", "ናብ")}
 
+def ethiopic_skeleton(text: str) -> str:
+    """Ge'ez text with every syllable in its first (ä) order: only the consonants count.
+
+    A Ge'ez letter is consonant + vowel, in rows of 8 code points from U+1200 (the
+    vowel is the position in the row; irregular rows such as ቐ/ቘ may differ in their
+    last forms, which is harmless here), so "ስኒክ" and "ስኔክ" (Sneek) both give "ስነክ".
+    Spaces are kept; other characters pass unchanged.
+    """
+    out = []
+    for ch in text:
+        cp = ord(ch)
+        out.append(chr(cp - (cp - 0x1200) % 8) if 0x1200 <= cp <= 0x137F and ch.isalpha() else ch)
+    return "".join(out)
+
+
 _ARABIC_PREFIXES = ("وب", "فب", "ب", "ل", "و", "ف", "ك", "په")
 _ETHIOPIC_PREFIXES = ("ካብ", "በ", "ብ", "ከ", "ለ", "ን", "ናብ")
 #: Words before an ambiguous name that make it a place (all languages, normalised).
@@ -76,6 +91,7 @@ class GemeenteMatcher:
     official: list[str] = field(default_factory=list)
     _latin: list[str] = field(default_factory=list)
     _script: dict[str, list[str]] = field(default_factory=dict)  # "arabic"|"ethiopic" → names for fuzzy matching
+    _skeletons: dict[str, str] = field(default_factory=dict)  # Ge'ez consonant skeleton → name
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> GemeenteMatcher:
@@ -114,6 +130,15 @@ class GemeenteMatcher:
                      and n not in m.ambiguous]
             for script, test in (("arabic", is_arabic_script), ("ethiopic", is_ethiopic_script))
         }
+        # only used after a place cue, so names that need a cue (ambiguous) count too; a
+        # skeleton shared by two gemeenten is left out
+        by_skeleton: dict[str, set[str]] = {}
+        for n, (gemeente, _) in m.names.items():
+            if is_ethiopic_script(n) and len(n.replace(" ", "")) >= 3:
+                key = ethiopic_skeleton(n)
+                by_skeleton.setdefault(key, set()).add(gemeente)
+                m._skeletons.setdefault(key, n)
+        m._skeletons = {k: n for k, n in m._skeletons.items() if len(by_skeleton[k]) == 1}
         return m
 
     @classmethod
@@ -226,6 +251,12 @@ class GemeenteMatcher:
                     heads.append(first)
                 for head in heads:
                     run = " ".join([head, *words[i + 1:i + size]])
+                    known = self._skeletons.get(ethiopic_skeleton(run)) if script == "ethiopic" else None
+                    if known and head == first and known[0] == run[0]:
+                        # "ኣብ ስኒክ" for "ስኔክ" (Sneek): the same consonants, another vowel; only
+                        # after a place word and with the same first letter ("ብሰንኪ" = because of)
+                        gemeente, _ = self.names[known]
+                        return GemeenteMatch(gemeente, run, "fuzzy")
                     if len(run.replace(" ", "")) < FUZZY_MIN_LEN_SCRIPT[script]:
                         continue
                     hit = process.extractOne(run, self._script[script], scorer=fuzz.ratio,
