@@ -141,9 +141,16 @@ class Extraction:
 
 # ----------------------------------------------------------------------------- helpers
 
-_TIME_HHMM = re.compile(r"\b(\d{1,2})[:.h](\d{2})\b")
+#: "17:00", "ከ17:00" (a Ge'ez or Arabic prefix typed onto it), "17.30", "17h30"
+_TIME_HHMM = re.compile(r"(?<!\d)(\d{1,2})[:.h](\d{2})(?!\d)")
 
 
+#: A message of at most this many words that names a contact channel is a contact answer
+#: ("telefoon, subaxdii"): its dayparts are contact times without any other cue.
+SHORT_CONTACT_ANSWER_WORDS = 3
+#: after/before words that are never a postposition ("na 5" only; "5 na" would be odd,
+#: "voor 5" is "before 5" but "5 voor half" is not)
+POSTPOSITION_EXCLUDED = {"na", "voor", "after", "before", "from", "until", "vanaf", "tot", "till"}
 _CLITIC = "(?:ال|بال|وال|لل|فال|ب|ل|و|ف|ك)?"
 #: Digits typed onto an Arabic- or Ge'ez-script word ("عمره5", "٣سنين"): read apart.
 _DIGITS_ON_SCRIPT = re.compile(r"(?<=\d)(?=[\u0600-\u06ff\u1200-\u139f])|(?<=[\u0600-\u06ff\u1200-\u139f])(?=\d)")
@@ -290,13 +297,21 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
     parts: list[str] = []
     hhmm = {(int(h), m) for h, m in _TIME_HHMM.findall(raw)}
     for idx, (tok, n) in enumerate(toks):
-        if n is None:
-            continue
+        if n is None or idx in used:
+            continue  # not a number, or the minutes of a time already read
         before = toks[idx - 1][0] if idx > 0 else ""
         before2 = toks[idx - 2][0] if idx > 1 else ""
         after = toks[idx + 1][0] if idx + 1 < len(toks) else ""
         is_after = before in words.after_words or before2 in words.after_words and before in words.hour_words
         is_before = before in words.before_words or before2 in words.before_words and before in words.hour_words
+        # a postposition: "17:00 በኋላ" (Amharic), "5'ten sonra" (Turkish), "5 kadib" (Somali)
+        follows = [t for t, _ in toks[idx + 1:idx + 4]]
+        if not (is_after or is_before) and follows:
+            skip = 1 if len(follows) > 1 and toks[idx + 1][1] is not None else 0  # the minutes of 17:00
+            rest = follows[skip:]
+            nxt = [t for t in rest[:2] if t not in words.hour_words][:1]
+            is_after = bool(nxt) and nxt[0] in words.after_words and nxt[0] not in POSTPOSITION_EXCLUDED
+            is_before = not is_after and bool(nxt) and nxt[0] in words.before_words and nxt[0] not in POSTPOSITION_EXCLUDED
         cue_at = idx - 1 if before in words.after_words or before in words.before_words else idx - 2
         if (is_after or is_before) and cue_at > 0 and toks[cue_at - 1][0] in words.negation_words:
             is_after, is_before = is_before, is_after  # "not after 5" = before 17:00, "niet voor 10" = after
@@ -370,8 +385,12 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
         if n > MAX_CHILD_AGE:
             continue
         ages.append(n)
-    if len(ages) >= 2 and ages[0] == len(ages) - 1:
-        ages = ages[1:]  # "2 kinderen: 3 en 7" — the first number counts the children
+    first = next((i for i, (t, n) in enumerate(toks) if n is not None and i not in skip), None)
+    listed = first is not None and first + 1 < len(toks) and toks[first + 1][1] is not None
+    if len(ages) >= 2 and ages[0] == len(ages) - 1 and not listed:
+        # "2 kinderen: 3 en 7" — the first number counts the children; not in a plain
+        # list ("3, 6, 10 iyo 13": four ages, the first is not a count)
+        ages = ages[1:]
     if not ages:
         return None, None, pregnant, preg_months
     if has_cue:
@@ -442,10 +461,13 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     strong_times = bool(times and re.search(r"\d\d:\d\d|(maan|dins|woens|donder|vrij|zater|zon)dag", times.nl))
     strong_channel = bool(channel and " " in channel[1])
     context = bool(person or strong_channel or strong_times or _any(norm, words.preference_cues))
-    if times and not (strong_times or context or open_question == "contact_times"):
-        out.contact_times = None
-    if channel and (context or len(norm.split()) <= 3 or channel[0] == "whatsapp"):
+    short = len(norm.split()) <= SHORT_CONTACT_ANSWER_WORDS
+    if channel and (context or short or channel[0] == "whatsapp"):
         out.contact_channel = channel[0]
+    # "telefoon, subaxdii" / "تلفنی، صبح‌ها": a short answer naming a channel and a daypart
+    if times and not (strong_times or context or open_question == "contact_times"
+                      or (out.contact_channel and short)):
+        out.contact_times = None
     out.contact_gender = _preference(norm, words, "contact_gender", context)
     out.contact_setting = _preference(norm, words, "contact_setting", context)
     out.interpreter = _interpreter(norm, words)

@@ -53,7 +53,9 @@ def facts(text: str, lang: str) -> dict:
     ("nl", "mijn kinderen zijn 4jaar en 9jaar", {"children_ages": [4, 9]}),
     ("ar", "ابني عمره5 سنين", {"children_ages": [5]}),
     ("ar", "3andi bent 3omraha 7 snin", {"children_ages": [7]}),  # Arabizi digits are letters
-    ("tr", "aksam 8den sonra", {"contact_times": {"nl": "avond; om 20:00", "text": "aksam 8den sonra"}}),
+    ("am", "ከ17:00 በኋላ", {"contact_times": {"nl": "na 17:00", "text": "ከ17:00 በኋላ"}}),  # a postposition, a prefix on the time
+    ("so", "saacadda 5 kadib", {"contact_times": {"nl": "na 17:00", "text": "saacadda 5 kadib"}}),
+    ("tr", "aksam 8den sonra", {"contact_times": {"nl": "avond; na 20:00", "text": "aksam 8den sonra"}}),
     ("en", "in the evening after 9", {"contact_times": {"nl": "avond; na 21:00", "text": "in the evening after 9"}}),
     ("ar", "binti 3am tebki kel yom", {}),
     ("ar", "ساكنين بشيفننغن", {"municipality": "'s-Gravenhage"}),  # misspelt, after the locative ب
