@@ -141,6 +141,13 @@ class ValidateContactForm(FormValidationAction):
         if slot_value is True:
             return {"handoff_consent": True, "consent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         if slot_value is False:
+            from actions.intake import FACT_ENTITIES
+
+            found = {e.get("entity") for e in (tracker.latest_message or {}).get("entities") or []}
+            if found & FACT_ENTITIES:
+                # "no interpreter", "not whatsapp, phone": the no is about a contact wish
+                # (kept), not a refusal to pass the question on; the question comes back
+                return {"handoff_consent": None}
             return {"handoff_consent": False}
         return {"handoff_consent": None}
 

@@ -324,7 +324,7 @@ class ActionAskConsent(AskAction):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         from actions.common import latest_entity
-        from actions.language import SHORT_MESSAGE_WORDS, ActionAskLanguageOk
+        from actions.language import SHORT_MESSAGE_WORDS, ActionAskLanguageOk, said_enough_before
 
         asked = dict(tracker.get_slot("asked") or {})
         count = int(asked.get(self.slot, 0))
@@ -332,7 +332,8 @@ class ActionAskConsent(AskAction):
         chose = bool(latest_entity(tracker, "language_choice"))
         events: list[dict[str, Any]] = []
         if not tracker.get_slot("language_ok"):
-            short = bool(text) and not is_payload(text) and len(text.split()) <= SHORT_MESSAGE_WORDS and not chose
+            short = (bool(text) and not is_payload(text) and len(text.split()) <= SHORT_MESSAGE_WORDS and not chose
+                     and not said_enough_before(tracker))
             welcome = CollectingDispatcher()
             await ActionAskLanguageOk().run(welcome, tracker, domain)
             dispatcher.messages.extend(welcome.messages)

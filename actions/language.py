@@ -66,6 +66,15 @@ def language_settled(tracker: Tracker) -> bool:
     return bool(tracker.get_slot("language_ok")) and int(asked.get("consent", 0)) > 0
 
 
+def said_enough_before(tracker: Tracker) -> bool:
+    """Whether an earlier message (not the latest) was long enough to tell the language:
+    then a short one now ("yes agree" after an emergency came first) is no reason to
+    offer the choice of languages again."""
+    users = [e for e in tracker.events if e.get("event") == "user"]
+    return any(len((e.get("text") or "").split()) > SHORT_MESSAGE_WORDS and not (e.get("text") or "").startswith("/")
+               for e in users[:-1])
+
+
 def only(codes: list[str]) -> str | None:
     """The one element of ``codes``, else None (no hint when several languages fit)."""
     return codes[0] if len(codes) == 1 else None
@@ -158,7 +167,7 @@ class ActionAskLanguageOk(Action):
             dispatcher.utter_message(response="utter_ask_language_choice", buttons=language_menu_buttons())
             return []
         words = len(text.split())
-        if text and not text.startswith("/") and words <= SHORT_MESSAGE_WORDS:
+        if text and not text.startswith("/") and words <= SHORT_MESSAGE_WORDS and not said_enough_before(tracker):
             script = script_of(text)
             # the languages that type this word in Latin letters first ("salam": Arabic,
             # Persian, Dari, Pashto, Somali), then the rest of the script's languages

@@ -22,6 +22,7 @@ def make_tracker(
     safety: dict[str, Any] | None = None,
     sender_id: str = "parent-1",
     confidence: float = 0.9,
+    events: list[dict[str, Any]] | None = None,
 ) -> Tracker:
     """A rasa-sdk tracker whose latest message is ``text`` classified as ``intent``."""
     latest = {
@@ -36,7 +37,7 @@ def make_tracker(
             "sender_id": sender_id,
             "slots": {"language": "en", **(slots or {})},
             "latest_message": latest,
-            "events": [],
+            "events": events or [],
             "paused": False,
             "followup_action": None,
             "active_loop": {},

@@ -102,6 +102,15 @@ async def test_a_latin_greeting_offers_the_languages_that_type_it() -> None:
     assert "العربية" not in titles and titles[0] == "Nederlands"
 
 
+async def test_a_short_answer_after_a_long_first_message_gets_no_language_choice() -> None:
+    earlier = [{"event": "user", "text": "hello i need some advice about my daughter, she is 8 months"},
+               {"event": "user", "text": "yes agree"}]
+    d = CollectingDispatcher()
+    t = make_tracker("yes agree", "affirm", slots={"language": "en"}, events=earlier)
+    await ActionAskConsent().run(d, t, {})
+    assert _keys(d) == ["utter_ask_language_ok", "utter_ask_consent"]  # the emergency came first
+
+
 def test_a_topic_or_a_question_out_of_scope_interrupts_the_form() -> None:
     assert interruption_events(make_tracker("my son skips school", "topic_school"), "intake_form", False)
     assert interruption_events(make_tracker("and the toeslagen?", "out_of_scope"), "intake_form", True)
@@ -389,6 +398,9 @@ async def test_handoff_consent_records_its_time() -> None:
     assert got == {"handoff_consent": False}
     got = await ValidateContactForm().validate_handoff_consent(None, CollectingDispatcher(), make_tracker("whatsapp", "inform"), {})
     assert got == {"handoff_consent": None}
+    no_interpreter = make_tracker("no interpreter", "deny", entities=[{"entity": "interpreter", "value": False}])
+    got = await ValidateContactForm().validate_handoff_consent(False, CollectingDispatcher(), no_interpreter, {})
+    assert got == {"handoff_consent": None}  # a no about a contact wish is not a refusal to pass it on
 
 
 async def test_misunderstood_words_are_kept_for_the_person() -> None:

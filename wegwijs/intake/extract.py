@@ -141,6 +141,8 @@ class Extraction:
 
 # ----------------------------------------------------------------------------- helpers
 
+#: "9-11", "9 – 11" (a range of hours; only read as times beside a daypart or hour word)
+_HOUR_RANGE = re.compile(r"(?<![\d:.])(\d{1,2})\s*[-–]\s*(\d{1,2})(?![\d:.])")
 #: "17:00", "ከ17:00" (a Ge'ez or Arabic prefix typed onto it), "17.30", "17h30"
 _TIME_HHMM = re.compile(r"(?<!\d)(\d{1,2})[:.h](\d{2})(?!\d)")
 
@@ -296,6 +298,17 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
     used: set[int] = set()
     parts: list[str] = []
     hhmm = {(int(h), m) for h, m in _TIME_HHMM.findall(raw)}
+    daypart_words = set().union(*(words.time_words.get(k, set()) for k in ("morning", "afternoon", "evening")))
+    if _any(norm, daypart_words | words.hour_words):
+        # "mornings, like 9-11", "'s avonds 7-9": a range of hours, not two children
+        ranges = {(int(a), int(b)) for a, b in _HOUR_RANGE.findall(raw) if int(a) < int(b) <= 24}
+        for idx in range(len(toks) - 1):
+            a, b = toks[idx][1], toks[idx + 1][1]
+            if (a, b) in ranges and idx not in used:
+                pm = 1 <= a <= 7 and _any(norm, words.time_words.get("afternoon", set()) | words.time_words.get("evening", set()))
+                start, end = (a + 12, b + 12) if pm else (a, b)
+                parts.append(f"tussen {start:02d}:00 en {end:02d}:00")
+                used.update((idx, idx + 1))
     for idx, (tok, n) in enumerate(toks):
         if n is None or idx in used:
             continue  # not a number, or the minutes of a time already read

@@ -54,6 +54,7 @@ def facts(text: str, lang: str) -> dict:
     ("ar", "ابني عمره5 سنين", {"children_ages": [5]}),
     ("ar", "3andi bent 3omraha 7 snin", {"children_ages": [7]}),  # Arabizi digits are letters
     ("am", "ከ17:00 በኋላ", {"contact_times": {"nl": "na 17:00", "text": "ከ17:00 በኋላ"}}),  # a postposition, a prefix on the time
+    ("en", "mornings, like 9-11", {"contact_times": {"nl": "ochtend; tussen 09:00 en 11:00", "text": "mornings, like 9-11"}}),
     ("so", "saacadda 5 kadib", {"contact_times": {"nl": "na 17:00", "text": "saacadda 5 kadib"}}),
     ("tr", "aksam 8den sonra", {"contact_times": {"nl": "avond; na 20:00", "text": "aksam 8den sonra"}}),
     ("en", "in the evening after 9", {"contact_times": {"nl": "avond; na 21:00", "text": "in the evening after 9"}}),
