@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import in_thread, is_payload, latest_intent, pack_for, remember_concern, words_for
-from actions.intake import MAX_ASKS, AskAction, asked_count, fills_a_slot, interruption_events, still_asked
+from actions.intake import MAX_ASKS, AskAction, asked_count, fills_a_slot, gives_a_fact, interruption_events, still_asked
 from wegwijs import handoff
 from wegwijs.intake.extract import answer_for, extract
 
@@ -116,9 +116,20 @@ class ValidateContactForm(FormValidationAction):
         times = extract(text, words_for(tracker), open_question="contact_times").contact_times
         if times:
             return {"contact_times": {"nl": times.nl, "text": times.text}}
-        if len(text.split()) > 12:
+        if len(text.split()) > 12 or self._says_something_else(tracker, text):
             return {}
         return {"contact_times": {"nl": None, "text": text[:200]}}
+
+    @staticmethod
+    def _says_something_else(tracker: Tracker, text: str) -> bool:
+        """Whether an answer to "when?" is about another contact wish ("تنها، گروهی نه":
+        alone, no group; "نه، تلیفون ښه دی": no, phone is fine): then it is not kept as
+        the times in the parent's words."""
+        if gives_a_fact(tracker):
+            return True
+        words = words_for(tracker)
+        return any(answer_for(text, words, slot, tuple(v for v in values if v != "any"))
+                   for slot, values in TYPED_VALUES.items())
 
     async def extract_handoff_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         """A typed yes/no to "may I pass this on?"."""
@@ -141,10 +152,7 @@ class ValidateContactForm(FormValidationAction):
         if slot_value is True:
             return {"handoff_consent": True, "consent_at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
         if slot_value is False:
-            from actions.intake import FACT_ENTITIES
-
-            found = {e.get("entity") for e in (tracker.latest_message or {}).get("entities") or []}
-            if found & FACT_ENTITIES:
+            if gives_a_fact(tracker):
                 # "no interpreter", "not whatsapp, phone": the no is about a contact wish
                 # (kept), not a refusal to pass the question on; the question comes back
                 return {"handoff_consent": None}

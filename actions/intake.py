@@ -435,6 +435,12 @@ class ActionNoteOutOfScope(Action):
 FACT_ENTITIES = frozenset(f.name for f in fields(Extraction)) - {"numbers"} | {"language_choice"}
 
 
+def gives_a_fact(tracker: Tracker) -> bool:
+    """Whether the latest message has an intake-fact entity (:data:`FACT_ENTITIES`)."""
+    found = {e.get("entity") for e in (tracker.latest_message or {}).get("entities") or []}
+    return bool(found & FACT_ENTITIES)
+
+
 class ActionNotUnderstood(Action):
     """An answer inside a form we could not read: say so; the second time in a row, offer a person.
 
@@ -451,8 +457,7 @@ class ActionNotUnderstood(Action):
     ) -> list[dict[str, Any]]:
         from actions.fallback import misunderstood
 
-        entities = {e.get("entity") for e in (tracker.latest_message or {}).get("entities") or []}
-        if entities & FACT_ENTITIES:
+        if gives_a_fact(tracker):
             return []
         return misunderstood(dispatcher, tracker, "utter_answer_not_understood")
 

@@ -531,3 +531,14 @@ async def test_another_fact_is_not_a_misunderstanding() -> None:
     assert await ActionNotUnderstood().run(d, t, {}) == [] and d.messages == []
     events = await ActionNotUnderstood().run(d, make_tracker("blabla", "inform"), {})
     assert _keys(d) == ["utter_answer_not_understood"] and "concern_text" in _slots(events)
+
+
+async def test_an_answer_to_when_that_is_about_something_else_is_not_kept_as_times() -> None:
+    v = ValidateContactForm()
+    slots = {"requested_slot": "contact_times", "language": "en"}
+    got = await v.extract_contact_times(CollectingDispatcher(), make_tracker("when the baby naps", "inform", slots=slots), {})
+    assert got == {"contact_times": {"nl": None, "text": "when the baby naps"}}  # kept in the parent's words
+    got = await v.extract_contact_times(CollectingDispatcher(), make_tracker("alone, not in a group", "inform", slots=slots), {})
+    assert got == {}  # an answer about the setting, not the times
+    with_fact = make_tracker("no, phone is fine", "inform", slots=slots, entities=[{"entity": "contact_channel", "value": "phone"}])
+    assert await v.extract_contact_times(CollectingDispatcher(), with_fact, {}) == {}
