@@ -41,7 +41,7 @@ class ActionSetLanguage(Action):
             default=s.registry.reference,
             scripts={c: script_of(p.meta.name) or "" for c, p in s.packs.items()},
             confirmed=language_settled(tracker),
-            hint=only(latin_word_languages(text)),
+            hint=short_message_hint(text, detected.get("code")),
         )
         events: list[dict[str, Any]] = []
         if new != current:
@@ -73,6 +73,18 @@ def said_enough_before(tracker: Tracker) -> bool:
     users = [e for e in tracker.events if e.get("event") == "user"]
     return any(len((e.get("text") or "").split()) > SHORT_MESSAGE_WORDS and not (e.get("text") or "").startswith("/")
                for e in users[:-1])
+
+
+def short_message_hint(text: str, detected: str | None) -> str | None:
+    """The language to write in after a message too short to tell, until the parent picks
+    one: in Latin letters the one language that types its words ("hallo", "na3am"), else
+    None (English); in another script one of that script's languages, the detected one if
+    it is among them ("የቐንየለይ" → Tigrinya, not English)."""
+    script = script_of(text)
+    if script and script != "LATIN":
+        choices = script_choices(script)
+        return detected if detected in choices else (choices[0] if choices else None)
+    return only(latin_word_languages(text))
 
 
 def only(codes: list[str]) -> str | None:

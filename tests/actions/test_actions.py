@@ -542,3 +542,13 @@ async def test_an_answer_to_when_that_is_about_something_else_is_not_kept_as_tim
     assert got == {}  # an answer about the setting, not the times
     with_fact = make_tracker("no, phone is fine", "inform", slots=slots, entities=[{"entity": "contact_channel", "value": "phone"}])
     assert await v.extract_contact_times(CollectingDispatcher(), with_fact, {}) == {}
+
+
+async def test_a_short_first_message_in_another_script_is_answered_in_that_script() -> None:
+    d = CollectingDispatcher()
+    t = make_tracker("የቐንየለይ", "thanks", slots={"language": None}, language={"code": "am", "confidence": 0.6})
+    assert _slots(await ActionSetLanguage().run(d, t, {}))["language"] == "am"  # the detector's, of the script's
+    t = make_tracker("የቐንየለይ", "thanks", slots={"language": None}, language={"code": "en", "confidence": 0.6})
+    assert _slots(await ActionSetLanguage().run(d, t, {}))["language"] == "ti"  # the script's first language
+    t = make_tracker("salam", "greet", slots={"language": None}, language={"code": "nl", "confidence": 0.98})
+    assert _slots(await ActionSetLanguage().run(d, t, {}))["language"] == "en"  # several languages type it
