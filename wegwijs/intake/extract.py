@@ -468,8 +468,22 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
         if match:
             out.municipality = match.gemeente
     channel = _chosen_value(norm, dict(words.answers.get("contact_channel") or {}), words)
-    person = _find_value(norm, {k: v for k, v in (words.answers.get("person_type") or {}).items() if k != "either"})
+    person_words = words.answers.get("person_type") or {}
+    person = _find_value(norm, {k: v for k, v in person_words.items() if k != "either"})
     out.person_type = person[0] if person else None
+    if person:
+        # "klantmanager or someone else, doesn't matter", "klantmanager da olur anahtar kişi de"
+        named = [k for k in ("klantmanager", "sleutelpersoon") if _any(norm, person_words.get(k, ()))]
+        other_wishes = [v for slot in ("contact_gender", "contact_setting")
+                        for k, v in (words.answers.get(slot) or {}).items() if k != "any"]
+        indifferent: set[str] = set()
+        if len(norm.split()) <= 8 and not any(_any(norm, v) for v in other_wishes):
+            # "doesn't matter" is about the person only in a short answer that names no
+            # man/woman or group (else it may be about those, or about the time)
+            indifferent = set(person_words.get("either", ())).union(
+                *((words.answers.get(slot) or {}).get("any", set()) for slot in ("contact_gender", "contact_setting")))
+        if len(named) > 1 or _any(norm, indifferent):
+            out.person_type = "either"
     # clock times and weekdays are contact times on their own; "at night", "all day" only with a cue
     strong_times = bool(times and re.search(r"\d\d:\d\d|(maan|dins|woens|donder|vrij|zater|zon)dag", times.nl))
     strong_channel = bool(channel and " " in channel[1])
