@@ -145,6 +145,13 @@ class Parsing(BaseModel):
     #: words after which an option is the one NOT wanted ("than", "instead of", "dan",
     #: "in plaats van"): "phone is better than whatsapp" → phone
     rather_than_words: list[str] = Field(default_factory=list)
+    #: words right after a number that make it a count of children, not an age ("3
+    #: kinderen", "4 carruur", "3 çocuk", "سه تا بچه"); one or two words each
+    count_words: list[str] = Field(default_factory=list)
+    #: negations that come after the word they negate ("whatsapp niet", "واټساپ نه کاروم",
+    #: "whatsapp değil", "whatsapp ma isticmaalo"): within three words after an option,
+    #: with no other option in between or right after, they set that option aside
+    negated_after_words: list[str] = Field(default_factory=list)
     #: words parents of this language type in Latin letters as a whole first message
     #: ("salam", "selam", "na3am"): a message of one or two such words is offered this
     #: language too, whatever its own script (actions/language.py)

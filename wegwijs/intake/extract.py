@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 from wegwijs.intake.gemeenten import GemeenteMatcher
 from wegwijs.text import is_arabic_script, normalise
@@ -61,6 +61,8 @@ class Words:
     preference_cues: set[str] = field(default_factory=set)
     negation_words: set[str] = field(default_factory=set)
     rather_than_words: set[str] = field(default_factory=set)
+    count_words: set[str] = field(default_factory=set)
+    negated_after_words: set[str] = field(default_factory=set)
 
     @classmethod
     def from_parsing(cls, documents: Iterable[Any]) -> Words:
@@ -75,7 +77,8 @@ class Words:
                 ("pregnancy_words", "pregnancy_words"), ("connectors", "number_connectors"),
                 ("hour_words", "hour_words"), ("after_words", "after_words"), ("before_words", "before_words"),
                 ("preference_cues", "preference_cues"), ("negation_words", "negation_words"),
-                ("rather_than_words", "rather_than_words"),
+                ("rather_than_words", "rather_than_words"), ("count_words", "count_words"),
+                ("negated_after_words", "negated_after_words"),
             ):
                 getattr(w, attr).update(n for n in (normalise(str(x)) for x in d.get(key) or []) if n)
             for attr, key in (("time_words", "time_words"), ("day_words", "day_words")):
@@ -213,15 +216,50 @@ def _find_value(norm: str, values: Mapping[str, set[str]]) -> tuple[str, str] | 
     return (best[1], best[2]) if best else None
 
 
-def _is_set_aside(norm: str, start: int, words: Words, compared: bool) -> bool:
+_TOKEN = re.compile(r"\S+")
+_HALF_YEAR = re.compile(r"(?<![\d.,:])(\d{1,2})[.,]5(?![\d.,:])")
+
+
+def _negated_after(norm: str, end: int, words: Words, others: Sequence[int] = ()) -> int | None:
+    """Whether a ``negated_after_words`` word follows the option ending at ``end`` within
+    three words ("whatsapp gebruik ik niet", "واټساپ ډېر نه کاروم، زنګ"), with no other
+    option (starting at one of ``others``) in between. A negation that can also stand
+    before a word (``negation_words``) and is directly followed by another option
+    negates that one ("whatsapp, niet bellen"); one followed by "after"/"before" is about
+    a time ("whatsapp, maar niet voor 5 uur").
+
+    Returns:
+        The offset of the negation in ``norm`` when the option is negated, else None.
+    """
+    if not words.negated_after_words:
+        return None
+    pos = end
+    for _ in range(3):
+        m = _TOKEN.search(norm, pos)
+        if m is None or any(end <= o < m.start() for o in others):
+            return None
+        if m.group(0) in words.negated_after_words:
+            nxt = _TOKEN.search(norm, m.end())
+            if nxt is not None and (nxt.group(0) in words.after_words or nxt.group(0) in words.before_words):
+                return None
+            if nxt is not None and m.group(0) in words.negation_words and nxt.start() in others:
+                return None
+            return m.start()
+        pos = m.end()
+    return None
+
+
+def _is_set_aside(norm: str, start: int, words: Words, compared: bool, used: Iterable[int] = ()) -> bool:
     """Whether the word at ``start`` is negated or compared away: "no group", "geen
-    groep" (a negation in the two words before it) or, when ``compared`` (the message
-    names another option too), "better than whatsapp", "in plaats van bellen" (a
+    groep" (a negation in the two words before it, unless that negation already negated
+    the option before it: offsets in ``used``) or, when ``compared`` (the message names
+    another option too), "better than whatsapp", "in plaats van bellen" (a
     ``rather_than_words`` phrase before it; Dutch "dan" is also "then", so alone it
     sets nothing aside)."""
-    before = norm[:start].split()[-3:]
+    before_m = list(_TOKEN.finditer(norm[:start]))[-3:]
+    before = [m.group(0) for m in before_m]
     near = before[-2:]
-    if any(t in words.negation_words for t in near):
+    if any(m.group(0) in words.negation_words and m.start() not in used for m in before_m[-2:]):
         return True
     if not compared:
         return False
@@ -230,25 +268,50 @@ def _is_set_aside(norm: str, start: int, words: Words, compared: bool) -> bool:
                for r in words.rather_than_words)
 
 
-def _chosen_value(norm: str, values: Mapping[str, set[str]], words: Words) -> tuple[str, str] | None:
+class Choice(NamedTuple):
+    """An option a message names: its value, the word it was found by, and whether it is
+    sure without a cue (a phrase of several words, or chosen over another one set aside)."""
+
+    value: str
+    word: str
+    strong: bool
+
+
+def _chosen_value(norm: str, values: Mapping[str, set[str]], words: Words) -> Choice | None:
     """Like :func:`_find_value`, but when a message names several values the ones it sets
     aside (:func:`_is_set_aside`) do not count: "phone call is better than whatsapp" →
     phone, "alone is fine, no group" → individual, "not whatsapp" → None."""
     found = _find_value(norm, values)
     if found is None:
         return None
-    positions: dict[str, list[int]] = {}
+    positions: dict[str, list[tuple[int, int]]] = {}
     for value, ws in values.items():
         whole, anywhere = _patterns(frozenset(ws))
-        starts = [m.start(1) for p in (whole, anywhere) if p is not None for m in p.finditer(norm)]
-        if starts:
-            positions[value] = starts
+        spans = [(m.start(1), m.end(1)) for p in (whole, anywhere) if p is not None for m in p.finditer(norm)]
+        if spans:
+            positions[value] = spans
     compared = len(positions) > 1
-    kept = {v: values[v] for v, starts in positions.items()
-            if not all(_is_set_aside(norm, st, words, compared) for st in starts)}
+
+    def others(value: str) -> list[int]:
+        return [s for v, spans in positions.items() if v != value for s, _ in spans]
+
+    negated_after = {(v, st): _negated_after(norm, en, words, others(v))
+                     for v, spans in positions.items() for st, en in spans}
+    used = {at for at in negated_after.values() if at is not None}
+
+    def set_aside(value: str, start: int, end: int) -> bool:
+        return negated_after[(value, start)] is not None or _is_set_aside(norm, start, words, compared, used)
+
+    kept = {v: values[v] for v, spans in positions.items()
+            if not all(set_aside(v, st, en) for st, en in spans)}
     if len(kept) == len(positions):
-        return found
-    return _find_value(norm, kept) if kept else None
+        return Choice(found[0], found[1], " " in found[1])
+    if not kept:
+        return None
+    chosen = _find_value(norm, kept)
+    # an option chosen over one set aside is a stated preference ("whatsapp gebruik ik
+    # niet, bel maar"), as sure as a phrase of several words
+    return Choice(chosen[0], chosen[1], True) if chosen else None
 
 
 def _number(token: str, words: Words) -> int | None:
@@ -374,6 +437,7 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
     has_cue = any(t in words.age_words or t in words.months_words or t in words.weeks_words for t, _ in toks) \
         or _any(norm, [w for w in words.age_words if " " in w or is_arabic_script(w)])
     ages: list[int] = []
+    counted = False  # a number was read as the count of children ("3 kinderen")
     # a pregnancy phrase may be several words ("ነፍሰ ጾር", "in verwachting"): its first word's index
     preg_positions = [i for i in range(len(toks))
                       if _any(" ".join(t for t, _ in toks[i:i + 3]), words.pregnancy_words)
@@ -385,6 +449,10 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
         before = toks[idx - 1][0] if idx > 0 else ""
         if before in words.after_words or before in words.before_words:
             continue  # "after 3 years", "بعد ٣ سنين": a duration, not a child's age
+        after_two = " ".join(t for t, _ in toks[idx + 1:idx + 3])
+        if after in words.count_words or after_two in words.count_words:
+            counted = True
+            continue  # "4 carruur", "3 kinderen", "سه تا بچه": how many, not how old
         is_weeks = after in words.weeks_words
         is_months = not is_weeks and (
             after in words.months_words or (is_arabic_script(after) and after[1:] in words.months_words)
@@ -400,7 +468,7 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
         ages.append(n)
     first = next((i for i, (t, n) in enumerate(toks) if n is not None and i not in skip), None)
     listed = first is not None and first + 1 < len(toks) and toks[first + 1][1] is not None
-    if len(ages) >= 2 and ages[0] == len(ages) - 1 and not listed:
+    if len(ages) >= 2 and ages[0] == len(ages) - 1 and not listed and not counted:
         # "2 kinderen: 3 en 7" — the first number counts the children; not in a plain
         # list ("3, 6, 10 iyo 13": four ages, the first is not a count)
         ages = ages[1:]
@@ -414,7 +482,7 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
 def _preference(norm: str, words: Words, slot: str, context: bool) -> str | None:
     values = words.answers.get(slot) or {}
     found = _chosen_value(norm, {k: v for k, v in values.items() if k != "any"}, words)
-    if found and (context or " " in found[1]):
+    if found and (context or found.strong):
         return found[0]
     return None
 
@@ -434,6 +502,10 @@ def _interpreter(norm: str, words: Words) -> bool | None:
         if t == head or (is_arabic_script(head) and head in t):
             if any(x in words.negation_words for x in toks[max(0, i - 3):i]):
                 return False
+    # "tolk niet nodig", "tercüman gerekmez", "مترجم نمی‌خواهم": a negation after it
+    start = norm.find(word)
+    if start >= 0 and _negated_after(norm, start + len(word), words) is not None:
+        return False
     return True
 
 
@@ -454,7 +526,8 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     out = Extraction()
     if not text or text.startswith("/"):
         return out
-    norm = _split_digits(normalise(text), words)
+    # "1.5", "2,5 jaar": a half year is the whole years (else read as two numbers)
+    norm = _split_digits(normalise(_HALF_YEAR.sub(r"\1", text)), words)
     if not norm:
         return out
     times, time_tokens = _times(norm, text, words)
@@ -486,7 +559,7 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
             out.person_type = "either"
     # clock times and weekdays are contact times on their own; "at night", "all day" only with a cue
     strong_times = bool(times and re.search(r"\d\d:\d\d|(maan|dins|woens|donder|vrij|zater|zon)dag", times.nl))
-    strong_channel = bool(channel and " " in channel[1])
+    strong_channel = bool(channel and channel.strong)
     context = bool(person or strong_channel or strong_times or _any(norm, words.preference_cues))
     short = len(norm.split()) <= SHORT_CONTACT_ANSWER_WORDS
     if channel and (context or short or channel[0] == "whatsapp"):

@@ -93,6 +93,32 @@ def test_a_time_is_not_an_age_and_a_pregnancy_is_not_a_child() -> None:
     assert "children_ages" not in facts("I am 7 months pregnant", "en")
 
 
+def test_a_count_of_children_is_not_an_age() -> None:
+    assert "children_ages" not in facts("4 carruur ayaan leeyahay", "so")
+    assert "children_ages" not in facts("dört çocuğum var", "tr")
+    assert facts("4 carruur ah 3, 6, 9 iyo 12 jir", "so")["children_ages"] == [3, 6, 9, 12]
+    assert facts("3 çocuğum var 2 5 ve 9 yaşında", "tr")["children_ages"] == [2, 5, 9]
+    assert facts("3 kids: 10, 8 and 1.5", "en")["children_ages"] == [10, 8, 1]
+
+
+@pytest.mark.parametrize("lang, text, channel", [
+    ("ps", "واټساپ ډېر نه کاروم، زنګ راته ووهه", "phone"),
+    ("tr", "whatsapp yok, telefonla arayın", "phone"),
+    ("am", "ዋትስአፕ የለኝም ስልክ ደውሉ", "phone"),
+    ("so", "whatsapp ma isticmaalo, i soo wac", "phone"),
+    ("nl", "whatsapp, niet bellen", "whatsapp"),
+])
+def test_a_negation_after_an_option_sets_it_aside(lang: str, text: str, channel: str) -> None:
+    assert facts(text, lang).get("contact_channel") == channel
+
+
+def test_a_negation_about_the_time_keeps_the_option() -> None:
+    got = facts("whatsapp please, not before 5", "en")
+    assert got["contact_channel"] == "whatsapp"
+    assert facts("tolk niet nodig", "nl")["interpreter"] is False
+    assert facts("tercüman gerekmez", "tr")["interpreter"] is False
+
+
 def test_payloads_give_nothing() -> None:
     assert facts('/inform{"contact_channel":"whatsapp"}', "en") == {}
 
