@@ -65,11 +65,16 @@ import json
 import logging
 import os
 import re
+import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Dict, Iterable, List, Mapping, Optional, Text
 
 import aiohttp
+import yaml
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
 from sanic.request import Request
@@ -108,7 +113,16 @@ SETTINGS = {
     "access_token": "WHATSAPP_ACCESS_TOKEN",
     "phone_number_id": "WHATSAPP_PHONE_NUMBER_ID",
     "graph_url": "WHATSAPP_GRAPH_URL",
+    "templates_file": "WHATSAPP_TEMPLATES_FILE",
 }
+
+#: Which approved template goes out outside the 24-hour window, per Wegwijs language.
+DEFAULT_TEMPLATES_FILE = Path(__file__).resolve().parent / "whatsapp_templates.yml"
+#: WhatsApp's customer-service window is 24 hours after the parent's last message; we
+#: close it 10 minutes early (our receipt time, not the parent's send time, is stored).
+DEFAULT_SERVICE_WINDOW_SECONDS = 24 * 3600 - 600
+#: Graph error code of a free-form message outside the window ("Re-engagement message").
+REENGAGEMENT_ERROR = "131047"
 
 _PLACEHOLDER = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _KIND_CHARS = re.compile(r"[^a-z0-9_]")
@@ -196,6 +210,8 @@ class WhatsAppConfig:
     send_attempts: int = 3
     send_backoff_seconds: float = 0.5
     send_timeout_seconds: float = 10.0
+    templates_file: str = ""
+    service_window_seconds: float = DEFAULT_SERVICE_WINDOW_SECONDS
 
     @classmethod
     def from_sources(
@@ -210,7 +226,9 @@ class WhatsAppConfig:
         Write placeholders **quoted** in credentials.yml (``"${WHATSAPP_APP_SECRET}"``):
         Rasa expands unquoted ``${VAR}`` itself and refuses to start when VAR is unset.
         Optional credentials keys: ``max_body_bytes``, ``send_attempts``,
-        ``send_backoff_seconds``, ``send_timeout_seconds``.
+        ``send_backoff_seconds``, ``send_timeout_seconds``, ``service_window_seconds``;
+        ``templates_file`` (or ``WHATSAPP_TEMPLATES_FILE``; default
+        ``integrations/whatsapp_templates.yml``).
 
         Args:
             credentials: the channel's credentials.yml entry (may be None or empty).
@@ -219,7 +237,8 @@ class WhatsAppConfig:
         Raises:
             ValueError: a number setting is not a number.
         """
-        numbers = {"max_body_bytes": int, "send_attempts": int, "send_backoff_seconds": float, "send_timeout_seconds": float}
+        numbers = {"max_body_bytes": int, "send_attempts": int, "send_backoff_seconds": float,
+                   "send_timeout_seconds": float, "service_window_seconds": float}
         return cls(**channel_settings(credentials, environ, SETTINGS, numbers, url_key="graph_url"))
 
 
@@ -282,6 +301,30 @@ class MessageLog:
         except IntegrityError:
             return False
         return True
+
+    def last_inbound(self, conversation_id: str) -> Optional[datetime]:
+        """When the newest message of ``conversation_id`` on this channel was stored.
+
+        Inbound message rows are the only rows with a ``conversation_id`` (statuses and
+        outbound outcomes have none), so this is the start of WhatsApp's 24-hour window.
+
+        Returns:
+            An aware UTC datetime, or None when no message of that sender is stored
+            (never wrote, purged, or "delete my data").
+        """
+        import sqlalchemy as sa
+
+        from wegwijs.db.models import ChannelMessage
+
+        with self.session_factory() as session:
+            return session.execute(
+                sa.select(ChannelMessage.received_at)
+                .where(ChannelMessage.channel == self.channel,
+                       ChannelMessage.conversation_id == conversation_id,
+                       ~ChannelMessage.kind.like("status_%"))
+                .order_by(ChannelMessage.received_at.desc())
+                .limit(1)
+            ).scalar_one_or_none()
 
 
 # --------------------------------------------------------------------------- outbound
@@ -467,11 +510,20 @@ class GraphClient:
         Returns:
             True when the Graph API accepted it (2xx), False when it finally failed.
         """
+        return await self.deliver(recipient_id, message) is not None
+
+    async def deliver(self, recipient_id: str, message: Mapping[str, Any]) -> Optional[str]:
+        """Like :meth:`send`, returning the message id the Graph API gave it.
+
+        Returns:
+            The ``wamid`` (``""`` when a 2xx answer named none), or None when it finally
+            failed (logged and passed to ``on_failure``).
+        """
         kind = str(message.get("type", "?"))
         who = pseudonym(recipient_id)
         if not (self.config.access_token and self.config.phone_number_id):
             await self._failed(recipient_id, kind, "not_configured")
-            return False
+            return None
         payload = {
             "messaging_product": "whatsapp",
             "recipient_type": "individual",
@@ -487,7 +539,7 @@ class GraphClient:
                 async with self._http().post(self.url, json=payload, headers=headers) as answer:
                     if 200 <= answer.status < 300:
                         logger.debug("whatsapp.sent to=%s type=%s", who, kind)
-                        return True
+                        return await _sent_id(answer)
                     error = await _graph_error(answer)
                     reason = f"http_{answer.status} code={error}"
                     retry = answer.status == 429 or answer.status >= 500
@@ -502,7 +554,7 @@ class GraphClient:
                 break
             await asyncio.sleep(self.config.send_backoff_seconds * 2 ** (attempt - 1))
         await self._failed(recipient_id, kind, reason)
-        return False
+        return None
 
     async def _failed(self, recipient_id: str, kind: str, reason: str) -> None:
         logger.error(
@@ -515,6 +567,15 @@ class GraphClient:
                 logger.exception("whatsapp.send_failed_not_recorded type=%s", kind)
 
 
+async def _sent_id(answer: aiohttp.ClientResponse) -> str:
+    """The ``wamid`` of an accepted message (``{"messages": [{"id": "wamid..."}]}``), or ""."""
+    try:
+        data = await answer.json(content_type=None)
+        return str((data.get("messages") or [{}])[0].get("id") or "")
+    except Exception:
+        return ""
+
+
 async def _graph_error(answer: aiohttp.ClientResponse) -> str:
     """The Graph error code of a failed answer (``{"error": {"code": 131047}}``), or "?"."""
     try:
@@ -522,6 +583,279 @@ async def _graph_error(answer: aiohttp.ClientResponse) -> str:
         return str(data.get("error", {}).get("code", "?"))
     except Exception:
         return "?"
+
+
+# --------------------------------------------------------------------------- 24-hour window
+
+
+@dataclass(frozen=True)
+class Template:
+    """An approved WhatsApp template: its name, language code and optional components."""
+
+    name: str
+    language: str
+    components: tuple = ()
+
+    def message(self) -> Dict[str, Any]:
+        """The Graph API message object (``{"type": "template", "template": {...}}``)."""
+        template: Dict[str, Any] = {"name": self.name, "language": {"code": self.language}}
+        if self.components:
+            template["components"] = [dict(c) for c in self.components]
+        return {"type": "template", "template": template}
+
+
+class Templates:
+    """Which template goes to a parent outside the window, per Wegwijs language.
+
+    Loaded from a YAML file (default ``integrations/whatsapp_templates.yml``)::
+
+        name: "${WHATSAPP_TEMPLATE_NAME}"   # for every language without its own name
+        default: en                         # entry for an unknown conversation language
+        languages:
+          ar: {language: ar}                # WhatsApp's template language code
+          ti: {language: en, name: other}   # own name; optional "components" (Graph API)
+
+    ``${VAR}`` placeholders are expanded from the environment (unset = empty). An entry
+    without a name after expansion is not usable: :meth:`for_language` gives None.
+    """
+
+    def __init__(self, by_language: Mapping[str, Template], default: Optional[str] = None) -> None:
+        self.by_language = dict(by_language)
+        self.default = default
+
+    @classmethod
+    def load(cls, path: Optional[os.PathLike | str] = None,
+             environ: Optional[Mapping[str, str]] = None) -> "Templates":
+        """Read the YAML file (see the class docstring).
+
+        Raises:
+            OSError: the file cannot be read.
+            ValueError: it is not of the documented form.
+        """
+        env = os.environ if environ is None else environ
+        file = Path(path) if path else DEFAULT_TEMPLATES_FILE
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        languages = data.get("languages") or {}
+        if not isinstance(data, dict) or not isinstance(languages, dict):
+            raise ValueError(f"{file}: expected a mapping with 'languages'")
+        shared = _expand(data.get("name"), env)
+        templates = {}
+        for code, entry in languages.items():
+            if not isinstance(entry, dict) or not _expand(entry.get("language"), env):
+                raise ValueError(f"{file}: languages.{code} needs a 'language' code")
+            components = entry.get("components") or ()
+            if not isinstance(components, (list, tuple)):
+                raise ValueError(f"{file}: languages.{code}.components must be a list")
+            templates[str(code)] = Template(
+                name=_expand(entry.get("name"), env) or shared,
+                language=_expand(entry.get("language"), env),
+                components=tuple(components),
+            )
+        default = data.get("default")
+        return cls(templates, str(default) if default else None)
+
+    def for_language(self, language: Optional[str]) -> Optional[Template]:
+        """The usable template for ``language`` (else the default's), or None."""
+        for code in (language, self.default):
+            template = self.by_language.get(code) if code else None
+            if template is not None and template.name:
+                return template
+        return None
+
+
+class ServiceWindow:
+    """Whether a parent's last message is recent enough for a free-form message.
+
+    Every parent message the channel stores opens the window again (:meth:`opened`,
+    kept in memory for ``max_senders`` senders, least recently used dropped); for a
+    sender not in memory (after a restart, another worker) the newest stored message
+    row decides (:meth:`MessageLog.last_inbound`).
+
+    Args:
+        message_log: the ``channel_messages`` store.
+        seconds: length of the window (default 24 h less a 10-minute margin).
+        clock: the time in epoch seconds (tests).
+    """
+
+    def __init__(self, message_log: MessageLog, seconds: float = DEFAULT_SERVICE_WINDOW_SECONDS,
+                 clock: Callable[[], float] = time.time, max_senders: int = 10_000) -> None:
+        self.message_log = message_log
+        self.seconds = seconds
+        self.clock = clock
+        self.max_senders = max_senders
+        self._last: "OrderedDict[str, float]" = OrderedDict()
+
+    def opened(self, sender: str) -> None:
+        """A message from ``sender`` was just stored."""
+        self._last[sender] = self.clock()
+        self._last.move_to_end(sender)
+        while len(self._last) > self.max_senders:
+            self._last.popitem(last=False)
+
+    def close(self, sender: str) -> None:
+        """WhatsApp says the window is closed (error 131047): closed until the next message."""
+        self._last[sender] = float("-inf")
+        self._last.move_to_end(sender)
+
+    def is_open(self, sender: str) -> bool:
+        """True when ``sender``'s last message is less than ``seconds`` old (may read
+        the database: call it in a worker thread). A database error counts as closed."""
+        last = self._last.get(sender)
+        if last is None:
+            try:
+                stored = self.message_log.last_inbound(sender)
+            except Exception:
+                logger.warning("whatsapp.window_lookup_failed to=%s", pseudonym(sender), exc_info=True)
+                stored = None
+            if stored is None:
+                return False
+            last = stored.replace(tzinfo=stored.tzinfo or timezone.utc).timestamp()
+        return self.clock() - last < self.seconds
+
+
+class Reengagement:
+    """Sends through the 24-hour window: free-form inside it, a template outside it.
+
+    - A message to a parent whose window is closed (a person's late reply, a reminder)
+      is not sent: the parent gets the template of their language, and the message is
+      held in memory (at most ``max_held`` per parent) until the parent writes again,
+      then sent before their message goes to Rasa.
+    - A ``failed`` status with error 131047 on a message we sent is retried once as the
+      template (the row ``<wamid>#reengage`` makes it once, also for a redelivered
+      status); the failed message, when still in memory, is held as above.
+    - At most one template per parent per ``template_cooldown_seconds`` (default one
+      hour): a burst of held or failed messages gets one template, and a template never
+      triggers another.
+
+    Rows in ``channel_messages`` (no text, no phone number): ``template_window`` /
+    ``template_131047`` (a template was accepted, message id ``template:<wamid>``),
+    ``reengage_131047`` (the retry was started), ``held_<type>`` and
+    ``held_delivered_<type>``, ``held_dropped_<type>``; a template that could not be
+    sent is ``send_failed_template`` and a missing template ``send_failed_no_template``.
+
+    Args:
+        client: the Graph client.
+        message_log: the ``channel_messages`` store.
+        window: the :class:`ServiceWindow`.
+        templates: the :class:`Templates` (None: none configured).
+        language_of: coroutine giving a sender's conversation language (or None).
+    """
+
+    def __init__(self, client: GraphClient, message_log: MessageLog, window: ServiceWindow,
+                 templates: Optional[Templates],
+                 language_of: Callable[[str], Awaitable[Optional[str]]],
+                 max_held: int = 20, max_recent: int = 10_000,
+                 template_cooldown_seconds: float = 3600.0) -> None:
+        self.client = client
+        self.message_log = message_log
+        self.window = window
+        self.templates = templates
+        self.language_of = language_of
+        self.max_held = max_held
+        self.max_recent = max_recent
+        self.template_cooldown_seconds = template_cooldown_seconds
+        self._held: Dict[str, List[Dict[str, Any]]] = {}
+        self._recent: "OrderedDict[str, tuple[str, Dict[str, Any]]]" = OrderedDict()
+        self._template_sent: Dict[str, float] = {}
+        self._template_ids: "OrderedDict[str, None]" = OrderedDict()
+        self._lock = asyncio.Lock()
+
+    async def _record(self, message_id: str, kind: str) -> bool:
+        try:
+            return await asyncio.to_thread(self.message_log.claim, message_id, _safe_kind(kind))
+        except Exception:
+            logger.exception("whatsapp.outcome_not_recorded kind=%s", _safe_kind(kind))
+            return False
+
+    async def send(self, recipient_id: str, messages: Iterable[Mapping[str, Any]]) -> None:
+        """Send ``messages`` in order, or hold them and send the template (window closed)."""
+        messages = [dict(m) for m in messages]
+        if not messages:
+            return
+        if not await asyncio.to_thread(self.window.is_open, recipient_id):
+            logger.info("whatsapp.window_closed to=%s messages=%d", pseudonym(recipient_id), len(messages))
+            for message in messages:
+                await self._hold(recipient_id, message)
+            await self._send_template(recipient_id, "window")
+            return
+        for message in messages:
+            await self._send_one(recipient_id, message)
+
+    async def _send_one(self, recipient_id: str, message: Dict[str, Any]) -> bool:
+        wamid = await self.client.deliver(recipient_id, message)
+        if wamid:
+            self._recent[wamid] = (recipient_id, message)
+            while len(self._recent) > self.max_recent:
+                self._recent.popitem(last=False)
+        return wamid is not None
+
+    async def _hold(self, recipient_id: str, message: Dict[str, Any]) -> None:
+        held = self._held.setdefault(recipient_id, [])
+        kind = str(message.get("type", "unknown"))
+        if len(held) >= self.max_held:
+            dropped = held.pop(0)
+            logger.error("whatsapp.held_dropped to=%s max=%d", pseudonym(recipient_id), self.max_held)
+            await self._record(f"held_dropped:{uuid.uuid4().hex}",
+                               f"held_dropped_{dropped.get('type', 'unknown')}")
+        held.append(message)
+        await self._record(f"held:{uuid.uuid4().hex}", f"held_{kind}")
+
+    async def _send_template(self, recipient_id: str, reason: str) -> bool:
+        """The template of the parent's language, unless one went out recently."""
+        who = pseudonym(recipient_id)
+        async with self._lock:
+            last = self._template_sent.get(recipient_id)
+            if last is not None and self.window.clock() - last < self.template_cooldown_seconds:
+                logger.info("whatsapp.template_recently_sent to=%s reason=%s", who, reason)
+                return False
+            language = await self.language_of(recipient_id)
+            template = self.templates.for_language(language) if self.templates else None
+            if template is None:
+                logger.error("whatsapp.no_template to=%s language=%s reason=%s (messages held)",
+                             who, language or "unknown", reason)
+                await self._record(f"send_failed:{uuid.uuid4().hex}", "send_failed_no_template")
+                return False
+            self._template_sent[recipient_id] = self.window.clock()
+        wamid = await self.client.deliver(recipient_id, template.message())
+        if wamid is None:  # recorded as send_failed_template by the client's on_failure
+            self._template_sent.pop(recipient_id, None)
+            return False
+        logger.info("whatsapp.template_sent to=%s language=%s template_language=%s reason=%s",
+                    who, language or "unknown", template.language, reason)
+        if wamid:
+            self._template_ids[wamid] = None
+            while len(self._template_ids) > self.max_recent:
+                self._template_ids.popitem(last=False)
+        await self._record(f"template:{wamid or uuid.uuid4().hex}", f"template_{reason}")
+        return True
+
+    async def on_reengagement_error(self, wamid: str, recipient_id: str) -> None:
+        """A ``failed`` status with error 131047 on ``wamid``: retry once as the template."""
+        if wamid in self._template_ids or not recipient_id:
+            return  # a template is never retried as a template
+        self.window.close(recipient_id)
+        if not await self._record(f"{wamid}#reengage", f"reengage_{REENGAGEMENT_ERROR}"):
+            logger.info("whatsapp.reengage_already_done to=%s", pseudonym(recipient_id))
+            return
+        original = self._recent.pop(wamid, None)
+        if original is not None and original[0] == recipient_id:
+            await self._hold(recipient_id, original[1])
+        else:
+            logger.warning("whatsapp.reengage_original_unknown to=%s (not in memory: only the "
+                           "template goes out)", pseudonym(recipient_id))
+        await self._send_template(recipient_id, REENGAGEMENT_ERROR)
+
+    async def release(self, sender: str) -> None:
+        """The parent wrote: send what was held for them (the window is open again)."""
+        held = self._held.pop(sender, None)
+        self._template_sent.pop(sender, None)
+        if not held:
+            return
+        logger.info("whatsapp.held_released to=%s messages=%d", pseudonym(sender), len(held))
+        for message in held:
+            if await self._send_one(sender, message):  # a failure is send_failed_<type>
+                await self._record(f"held_delivered:{uuid.uuid4().hex}",
+                                   f"held_delivered_{message.get('type', 'unknown')}")
 
 
 class WhatsAppCloudOutput(OutputChannel):
@@ -532,10 +866,15 @@ class WhatsAppCloudOutput(OutputChannel):
         """Same name as the input channel."""
         return CHANNEL_NAME
 
-    def __init__(self, client: GraphClient) -> None:
+    def __init__(self, client: GraphClient, reengagement: Optional[Reengagement] = None) -> None:
         self.client = client
+        self.reengagement = reengagement
 
     async def _send_all(self, recipient_id: Text, messages: Iterable[Mapping[str, Any]]) -> None:
+        """Through the 24-hour window when there is a :class:`Reengagement`."""
+        if self.reengagement is not None:
+            await self.reengagement.send(recipient_id, messages)
+            return
         for message in messages:
             await self.client.send(recipient_id, message)
 
@@ -557,7 +896,7 @@ class WhatsAppCloudOutput(OutputChannel):
 
     async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
         """An image by URL (the Graph API fetches it)."""
-        await self.client.send(recipient_id, {"type": "image", "image": {"link": image}})
+        await self._send_all(recipient_id, [{"type": "image", "image": {"link": image}}])
 
     async def send_attachment(self, recipient_id: Text, attachment: Text, **kwargs: Any) -> None:
         """An attachment is sent as its text (a URL or description)."""
@@ -566,9 +905,14 @@ class WhatsAppCloudOutput(OutputChannel):
     async def send_custom_json(
         self, recipient_id: Text, json_message: Dict[Text, Any], **kwargs: Any
     ) -> None:
-        """A Graph message object as is (e.g. ``{"type": "template", "template": {...}}``)."""
-        if isinstance(json_message, dict) and isinstance(json_message.get("type"), str):
+        """A Graph message object as is (e.g. ``{"type": "template", "template": {...}}``).
+
+        A template goes out at once (allowed outside the window); any other type goes
+        through the window like text."""
+        if isinstance(json_message, dict) and json_message.get("type") == "template":
             await self.client.send(recipient_id, json_message)
+        elif isinstance(json_message, dict) and isinstance(json_message.get("type"), str):
+            await self._send_all(recipient_id, [json_message])
         else:
             logger.error("whatsapp.custom_json_without_type to=%s", pseudonym(recipient_id))
 
@@ -581,7 +925,9 @@ class Inbound:
     """One item of a webhook body, as the channel will handle it.
 
     ``action`` is ``"dispatch"`` (``text`` goes to Rasa), ``"voice_note"``,
-    ``"not_understood"`` (the channel answers itself) or ``"record"`` (nothing more).
+    ``"not_understood"`` (the channel answers itself), ``"reengage"`` (a ``failed``
+    status with error 131047 on our message ``status_of``, to ``sender``) or
+    ``"record"`` (nothing more).
     """
 
     key: str
@@ -591,6 +937,12 @@ class Inbound:
     text: Optional[str] = None
     media_id: Optional[str] = None
     metadata: Dict[str, Any] = field(default_factory=dict)
+    status_of: Optional[str] = None
+
+
+#: Actions of an item that is a parent's message: it is stored with its sender and opens
+#: the 24-hour window (reactions, edits, revokes and system messages do not).
+PARENT_ACTIONS = ("dispatch", "voice_note", "not_understood")
 
 
 _MEDIA_WITH_CAPTION = ("image", "video", "document")
@@ -688,10 +1040,13 @@ def parse_body(data: Mapping[str, Any]) -> List[Inbound]:
                     pseudonym(str(status.get("recipient_id", ""))),
                     f" errors={codes}" if codes else "",
                 )
-                items.append(
-                    Inbound(key=f"{status['id']}#{name}", kind=_safe_kind(name, "status_"),
-                            action="record")
-                )
+                item = Inbound(key=f"{status['id']}#{name}", kind=_safe_kind(name, "status_"),
+                               action="record")
+                if name == "failed" and REENGAGEMENT_ERROR in codes.split(","):
+                    recipient = status.get("recipient_id")
+                    if isinstance(recipient, str) and recipient:
+                        item.action, item.sender, item.status_of = "reengage", recipient, str(status["id"])
+                items.append(item)
     return items
 
 
@@ -748,6 +1103,9 @@ class WhatsAppCloudInput(InputChannel):
         config: settings (default: :meth:`WhatsAppConfig.from_sources` of the environment).
         message_log: the ``channel_messages`` store (default: Wegwijs database).
         reply_texts: texts the channel sends itself (default: ``languages/``).
+        templates: templates for outside the 24-hour window (default: loaded from
+            ``config.templates_file``; None when that cannot be read).
+        clock: epoch seconds for the window (tests).
     """
 
     @classmethod
@@ -770,18 +1128,31 @@ class WhatsAppCloudInput(InputChannel):
         config: Optional[WhatsAppConfig] = None,
         message_log: Optional[MessageLog] = None,
         reply_texts: Optional[ReplyTexts] = None,
+        templates: Optional[Templates] = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.config = config or WhatsAppConfig.from_sources(None)
         self.message_log = message_log or MessageLog()
         self.reply_texts = reply_texts or ReplyTexts()
         self.client = GraphClient(self.config, on_failure=self._record_send_failure)
+        self.window = ServiceWindow(self.message_log, self.config.service_window_seconds, clock)
+        if templates is None:
+            try:
+                templates = Templates.load(self.config.templates_file or None)
+            except (OSError, ValueError) as error:
+                logger.error("whatsapp.templates_not_loaded: %s (outside the 24-hour window "
+                             "messages are held, not sent)", error)
+        self.reengagement = Reengagement(self.client, self.message_log, self.window, templates,
+                                         self._conversation_language)
+        self._app: Any = None
         self._tasks: set[asyncio.Task] = set()
         if not self.config.app_secret:
             logger.warning("whatsapp.not_configured: WHATSAPP_APP_SECRET unset, every POST gets 403")
 
     def get_output_channel(self) -> Optional[OutputChannel]:
-        """An output channel on this channel's Graph client."""
-        return WhatsAppCloudOutput(self.client)
+        """An output channel on this channel's Graph client, through the 24-hour window
+        (what Rasa uses for e.g. ``/conversations/<id>/trigger_intent?output_channel=whatsapp``)."""
+        return WhatsAppCloudOutput(self.client, self.reengagement)
 
     async def wait_idle(self) -> None:
         """Wait until every background task has finished (tests, shutdown)."""
@@ -792,6 +1163,10 @@ class WhatsAppCloudInput(InputChannel):
         await asyncio.to_thread(
             self.message_log.claim, f"send_failed:{uuid.uuid4().hex}", _safe_kind(kind, "send_failed_")
         )
+
+    async def _conversation_language(self, sender: str) -> Optional[str]:
+        """The conversation language through the app seen last (None before any)."""
+        return await self._language(self._app, sender) if self._app is not None else None
 
     async def _language(self, app: Any, sender: str) -> Optional[str]:
         """The tracker's ``language`` slot, or None (no agent, no tracker, error).
@@ -817,11 +1192,15 @@ class WhatsAppCloudInput(InputChannel):
         on_new_message: Callable[[UserMessage], Awaitable[Any]],
     ) -> None:
         """Handle the new items of one body in order; an error is logged, never raised."""
-        output = WhatsAppCloudOutput(self.client)
+        output = WhatsAppCloudOutput(self.client, self.reengagement)
         for item in items:
             who = pseudonym(item.sender or "")
             try:
-                if item.action == "dispatch":
+                if item.action in PARENT_ACTIONS:
+                    await self.reengagement.release(item.sender or "")
+                if item.action == "reengage":
+                    await self.reengagement.on_reengagement_error(item.status_of or "", item.sender or "")
+                elif item.action == "dispatch":
                     await on_new_message(
                         UserMessage(
                             item.text,
@@ -849,12 +1228,11 @@ class WhatsAppCloudInput(InputChannel):
         """The items not seen before (stores each; runs in a worker thread)."""
         new = []
         for item in items:
-            keep = item.action == "voice_note"
             if self.message_log.claim(
                 item.key,
                 item.kind,
-                media_id=item.media_id if keep else None,
-                conversation_id=item.sender if keep else None,
+                media_id=item.media_id if item.action == "voice_note" else None,
+                conversation_id=item.sender if item.action in PARENT_ACTIONS else None,
             ):
                 new.append(item)
             else:
@@ -864,6 +1242,10 @@ class WhatsAppCloudInput(InputChannel):
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         """Routes of the webhook (see the module docstring)."""
         bp = Blueprint(f"{self.name()}_webhook", __name__)
+
+        @bp.listener("before_server_start")
+        async def remember_app(app: Any, *_: Any) -> None:
+            self._app = app
 
         @bp.listener("after_server_stop")
         async def close_client(*_: Any) -> None:
@@ -915,11 +1297,15 @@ class WhatsAppCloudInput(InputChannel):
             if not isinstance(data, dict):
                 return response.json({"error": "body must be a JSON object"}, status=400)
             items = parse_body(data)
+            self._app = request.app
             try:
                 new = await asyncio.to_thread(self._claim_all, items)
             except Exception:
                 logger.exception("whatsapp.store_failed items=%d (Meta will redeliver)", len(items))
                 return response.json({"error": "could not store the message ids"}, status=500)
+            for item in new:
+                if item.action in PARENT_ACTIONS and item.sender:
+                    self.window.opened(item.sender)
             work = [item for item in new if item.action != "record"]
             if work:
                 task = asyncio.create_task(self._process(request.app, work, on_new_message))

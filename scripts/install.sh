@@ -40,16 +40,17 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c 'import rasa, rasa_sdk, fa
   echo "$LOCK_SUM" > .venv/.installed
 fi
 
-# The inbox's browser test drives Debian's Chromium through Playwright (never
-# `playwright install`, which downloads a browser); Noto has the Arabic and Ethiopic glyphs.
+# The browser tests (the inbox, the web chat page) drive Debian's Chromium through
+# Playwright (never `playwright install`, which downloads a browser); Noto has the Arabic
+# and Ethiopic glyphs. Installed only when missing and only as root (apt-get).
 if ! command -v chromium >/dev/null || ! dpkg -s fonts-noto-core >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing chromium and fonts-noto-core (inbox browser test)"
+    echo "== installing chromium and fonts-noto-core (browser tests)"
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core >/dev/null
   else
     echo "WARNING: chromium / fonts-noto-core missing (apt-get install chromium fonts-noto-core);" \
-         "the inbox browser test fails in CI without them" >&2
+         "the browser tests (inbox, web chat) fail in CI without them" >&2
   fi
 fi
 

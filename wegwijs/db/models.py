@@ -146,9 +146,12 @@ class ChannelMessage(Base):
     id is already here is not processed again. Status updates are rows too, keyed
     ``<wamid>#<status>`` (one outgoing message gets sent, delivered, read...).
 
-    Never holds message text. ``media_id`` (Graph API media id) and
-    ``conversation_id`` (the Rasa sender id) are filled only for voice notes and
-    audio, so that a person can fetch and listen to what the bot could not.
+    Never holds message text. ``media_id`` (Graph API media id) is filled only for
+    voice notes and audio, so that a person can fetch and listen to what the bot could
+    not. ``conversation_id`` (the Rasa sender id) is filled for a parent's WhatsApp
+    Cloud API messages (and Twilio voice notes): the newest one starts WhatsApp's
+    24-hour window (``integrations.whatsapp.ServiceWindow``). Statuses and outbound
+    outcomes (``template_*``, ``held_*``, ``send_failed_*``) have none.
     """
 
     __tablename__ = "channel_messages"
