@@ -29,6 +29,21 @@ TYPED_VALUES = {
     "contact_gender": ("woman", "man", "any"),
     "contact_setting": ("individual", "group", "any"),
 }
+#: contact questions a parent may leave open: "thanks" or "bye" while one of them is asked
+#: ends the questions (the rest stay "niet gezegd") and the referral is stored
+OPTIONAL_CONTACT_SLOTS = ("contact_times", "contact_gender", "contact_setting", "interpreter")
+#: intents that close the conversation
+CLOSING_INTENTS = ("thanks", "goodbye")
+
+
+def closes_contact_questions(tracker: Tracker) -> bool:
+    """Whether the latest message ("ብጣዕሚ የቐንየለይ 🙏", "thanks, bye") ends the contact
+    questions: it is thanks or goodbye, an optional question is open, the person is known
+    and passing it on was agreed (the intake consent or the handoff consent)."""
+    return (latest_intent(tracker) in CLOSING_INTENTS
+            and tracker.get_slot("requested_slot") in OPTIONAL_CONTACT_SLOTS
+            and tracker.get_slot("person_type") is not None
+            and (tracker.get_slot("consent") == "yes" or tracker.get_slot("handoff_consent") is True))
 
 
 class ValidateContactForm(FormValidationAction):
@@ -50,6 +65,8 @@ class ValidateContactForm(FormValidationAction):
         domain: dict[str, Any],
     ) -> list[str]:
         slots = still_asked(tracker, domain_slots)
+        if closes_contact_questions(tracker):
+            slots = [s for s in slots if s not in OPTIONAL_CONTACT_SLOTS or tracker.get_slot(s) is not None]
         if tracker.get_slot("consent") == "yes":
             return [s for s in slots if s != "handoff_consent"]
         if tracker.get_slot("handoff_consent") is False or (
@@ -64,6 +81,8 @@ class ValidateContactForm(FormValidationAction):
         await self._update_stored_referral(tracker, events)
         if latest_intent(tracker) == "request_human":
             return events  # "I want my klantmanager" answers the person question: go on
+        if closes_contact_questions(tracker):
+            return events  # the parent is done: the form ends and the referral is stored
         return events + interruption_events(tracker, "contact_form", fills_a_slot(events))
 
     @staticmethod

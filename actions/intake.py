@@ -150,6 +150,21 @@ def previous_bot_responses(tracker: Tracker) -> list[str]:
     return out[::-1]
 
 
+def asked_this_turn(tracker: Tracker, slot: str) -> bool:
+    """Whether the question for ``slot`` was already asked since the latest user message
+    (the ``asked`` count rose after it: a form asks, a rule answers an interruption, the
+    form asks again in the same turn)."""
+    before = 0
+    seen_user = False
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            seen_user = True
+        elif seen_user and event.get("event") == "slot" and event.get("name") == "asked":
+            before = int((event.get("value") or {}).get(slot, 0))
+            break
+    return seen_user and asked_count(tracker, slot) > before
+
+
 def consent_reconsidered(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
     """A yes right after the bot confirmed a refusal ("ok, toch wel, ja is goed"): the
     parent changed their mind, so consent is now given (with a new time). Only then: a
@@ -300,6 +315,8 @@ class AskAction(Action, ABC):
     ) -> list[dict[str, Any]]:
         asked = dict(tracker.get_slot("asked") or {})
         count = int(asked.get(self.slot, 0))
+        if asked_this_turn(tracker, self.slot):
+            return []  # asked already in this turn (before an interruption was answered): once is enough
         dispatcher.utter_message(response=self.response_for(tracker, count))
         asked[self.slot] = count + 1
         return [SlotSet("asked", asked)]
@@ -341,7 +358,13 @@ class ActionAskConsent(AskAction):
                 return [SlotSet("language_ok", True)]  # only the choice of languages this time
             events.append(SlotSet("language_ok", True))
             dispatcher.utter_message(response="utter_ask_consent")
-        elif chose or count == 0:
+        elif asked_this_turn(tracker, self.slot) and not chose:
+            return []  # the privacy question is already in this turn's replies (before an interruption's answer)
+        elif chose:
+            # the privacy text again, in the language just chosen: not a second ask
+            dispatcher.utter_message(response="utter_ask_consent")
+            return [SlotSet("asked", {**asked, self.slot: max(count, 1)})]
+        elif count == 0:
             dispatcher.utter_message(response="utter_ask_consent")
         else:
             dispatcher.utter_message(response="utter_ask_consent_plain")

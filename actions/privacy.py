@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timezone
 from typing import Any
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import AllSlotsReset, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import in_thread
+from actions.common import in_thread, is_payload, latest_confidence, words_for
+from wegwijs.intake.extract import answer_for
 from wegwijs import handoff
 
 logger = logging.getLogger(__name__)
@@ -25,12 +27,33 @@ class ActionAskDelete(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
+        answer = self._answers_the_privacy_question(tracker)
+        if answer:
+            # "ok, yes you can keep my info" read as a deletion (both speak of the data):
+            # an unsure one, typed while the privacy question is open, is its answer
+            dispatcher.utter_message(response=f"utter_consent_{answer}")
+            return [SlotSet("consent", answer),
+                    SlotSet("consent_at", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+                    FollowupAction("intake_form")]
         reference = tracker.get_slot("referral_reference")
         if reference:
             dispatcher.utter_message(response="utter_ask_delete_confirm_referral", reference=reference)
         else:
             dispatcher.utter_message(response="utter_ask_delete_confirm")
         return [SlotSet("delete_pending", True), SlotSet("offered_person", False)]
+
+
+    @staticmethod
+    def _answers_the_privacy_question(tracker: Tracker) -> str | None:
+        """``"yes"`` / ``"no"`` when the message answers the open privacy question in
+        words and the deletion intent was unsure (below ``CONSENT_SURE``), else None."""
+        from actions.intake import CONSENT_SURE
+
+        text = (tracker.latest_message or {}).get("text") or ""
+        if (tracker.active_loop.get("name") != "intake_form" or tracker.get_slot("requested_slot") != "consent"
+                or is_payload(text) or latest_confidence(tracker) >= CONSENT_SURE):
+            return None
+        return answer_for(text, words_for(tracker), "consent", ("yes", "no"))
 
 
 class ActionDeleteCancelled(Action):

@@ -23,6 +23,7 @@ def make_tracker(
     sender_id: str = "parent-1",
     confidence: float = 0.9,
     events: list[dict[str, Any]] | None = None,
+    active_loop: str | None = None,
 ) -> Tracker:
     """A rasa-sdk tracker whose latest message is ``text`` classified as ``intent``."""
     latest = {
@@ -40,7 +41,7 @@ def make_tracker(
             "events": events or [],
             "paused": False,
             "followup_action": None,
-            "active_loop": {},
+            "active_loop": {"name": active_loop} if active_loop else {},
             "latest_action_name": "action_listen",
         }
     )

@@ -215,6 +215,55 @@ async def test_contact_form_asks_storage_consent_only_without_intake_consent() -
     assert await v.required_slots(base, d, make_tracker(slots={"handoff_consent": False}), {}) == []
 
 
+def test_a_question_asked_twice_in_one_turn_counts_once() -> None:
+    from actions.intake import asked_this_turn
+
+    def slot(v):
+        return {"event": "slot", "name": "asked", "value": v}
+
+    user = {"event": "user", "text": "Hi, is this the gemeente?"}
+    again = make_tracker(slots={"asked": {"consent": 1}}, events=[user, slot({"consent": 1})])
+    assert asked_this_turn(again, "consent")
+    next_turn = make_tracker(slots={"asked": {"consent": 1}}, events=[slot({"consent": 1}), user])
+    assert not asked_this_turn(next_turn, "consent")
+
+
+async def test_an_unsure_delete_typed_at_the_privacy_question_answers_it() -> None:
+    from actions.privacy import ActionAskDelete
+
+    keep = make_tracker("ok, yes you can keep my info", "delete_my_data", confidence=0.49,
+                        slots={"requested_slot": "consent"}, active_loop="intake_form")
+    d = CollectingDispatcher()
+    events = await ActionAskDelete().run(d, keep, {})
+    assert {"event": "slot", "name": "consent", "value": "yes", "timestamp": None} in events
+    assert [m["response"] for m in d.messages] == ["utter_consent_yes"]
+    # a sure deletion, or one typed outside the privacy question, asks to confirm the deletion
+    for t in (make_tracker("delete all my data please", "delete_my_data", confidence=0.97,
+                           slots={"requested_slot": "consent"}, active_loop="intake_form"),
+              make_tracker("ok, yes you can keep my info", "delete_my_data", confidence=0.49,
+                           slots={"requested_slot": "municipality"}, active_loop="intake_form")):
+        d = CollectingDispatcher()
+        events = await ActionAskDelete().run(d, t, {})
+        assert {"event": "slot", "name": "delete_pending", "value": True, "timestamp": None} in events
+
+
+async def test_thanks_at_an_optional_contact_question_ends_the_questions() -> None:
+    v = ValidateContactForm()
+    d = CollectingDispatcher()
+    base = ["person_type", "handoff_consent", "contact_channel", "contact_times", "contact_gender", "interpreter"]
+    known = {"consent": "yes", "person_type": "sleutelpersoon", "contact_channel": "whatsapp",
+             "contact_times": {"nl": "middag", "text": "ድሕሪ ቀትሪ"}, "requested_slot": "interpreter"}
+    closing = make_tracker("ብጣዕሚ የቐንየለይ 🙏", "thanks", slots=known)
+    assert await v.required_slots(base, d, closing, {}) == ["person_type", "contact_channel", "contact_times"]
+    # not while the channel is asked, and not without a person or a consent
+    asked_channel = make_tracker("thanks", "thanks", slots={**known, "contact_channel": None, "requested_slot": "contact_channel"})
+    assert "contact_channel" in await v.required_slots(base, d, asked_channel, {})
+    no_consent = make_tracker("thanks", "thanks", slots={**known, "consent": "no"})
+    assert "interpreter" in await v.required_slots(base, d, no_consent, {})
+    still = make_tracker("ok", "affirm", slots=known)
+    assert "interpreter" in await v.required_slots(base, d, still, {})
+
+
 async def test_referral_is_stored_with_dutch_summary(db) -> None:
     d = CollectingDispatcher()
     slots = {
