@@ -28,7 +28,7 @@ from actions.common import (
     topic_of_intent,
     words_for,
 )
-from wegwijs.intake.extract import Extraction, answer_for
+from wegwijs.intake.extract import Extraction, answer_for, refuses_storage
 from wegwijs.tips import select_tips
 
 #: Times a question is asked before the form moves on without it.
@@ -348,16 +348,21 @@ class ActionAskConsent(AskAction):
         text = (tracker.latest_message or {}).get("text") or ""
         chose = bool(latest_entity(tracker, "language_choice"))
         events: list[dict[str, Any]] = []
+        refused = count == 0 and refuses_storage(text, words_for(tracker))
         if not tracker.get_slot("language_ok"):
             short = (bool(text) and not is_payload(text) and len(text.split()) <= SHORT_MESSAGE_WORDS and not chose
                      and not said_enough_before(tracker))
             welcome = CollectingDispatcher()
             await ActionAskLanguageOk().run(welcome, tracker, domain)
             dispatcher.messages.extend(welcome.messages)
-            if short and welcome.messages and welcome.messages[0].get("response") != "utter_ask_language_ok":
+            if short and not refused and welcome.messages and welcome.messages[0].get("response") != "utter_ask_language_ok":
                 return [SlotSet("language_ok", True)]  # only the choice of languages this time
             events.append(SlotSet("language_ok", True))
+            if refused:
+                return events + self._refused(dispatcher, asked, count)
             dispatcher.utter_message(response="utter_ask_consent")
+        elif refused:
+            return self._refused(dispatcher, asked, count)
         elif asked_this_turn(tracker, self.slot) and not chose:
             return []  # the privacy question is already in this turn's replies (before an interruption's answer)
         elif chose:
@@ -370,6 +375,14 @@ class ActionAskConsent(AskAction):
             dispatcher.utter_message(response="utter_ask_consent_plain")
         asked[self.slot] = count + 1
         return events + [SlotSet("asked", asked)]
+
+
+    def _refused(self, dispatcher: CollectingDispatcher, asked: dict[str, int], count: int) -> list[dict[str, Any]]:
+        """"Bilgilerimi kaydetmeyin" before the privacy question: the parent's no, taken
+        at once (a refusal needs no privacy text first; a yes would)."""
+        dispatcher.utter_message(response="utter_consent_no")
+        return [SlotSet("consent", "no"), SlotSet("consent_at", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+                SlotSet("asked", {**asked, self.slot: count + 1})]
 
 
 class ActionAskChildrenAges(AskAction):

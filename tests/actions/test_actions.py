@@ -215,6 +215,22 @@ async def test_contact_form_asks_storage_consent_only_without_intake_consent() -
     assert await v.required_slots(base, d, make_tracker(slots={"handoff_consent": False}), {}) == []
 
 
+async def test_a_refusal_typed_before_the_privacy_question_is_taken() -> None:
+    from actions.intake import ActionAskConsent
+
+    d = CollectingDispatcher()
+    t = make_tracker("selam, bilgilerimi kaydetmeyin lutfen, sadece birkac soru soracagim", "topic_sexual_health",
+                     slots={"language": "tr"}, language={"code": "tr", "confidence": 0.99})
+    events = await ActionAskConsent().run(d, t, {})
+    assert {"event": "slot", "name": "consent", "value": "no", "timestamp": None} in events
+    assert "utter_consent_no" in [m.get("response") for m in d.messages]
+    assert "utter_ask_consent" not in [m.get("response") for m in d.messages]
+    # without such words the privacy question is asked as always
+    d = CollectingDispatcher()
+    events = await ActionAskConsent().run(d, make_tracker("selam, birkac soru soracagim", "greet", slots={"language": "tr"}), {})
+    assert not any(e.get("name") == "consent" for e in events)
+
+
 def test_a_question_asked_twice_in_one_turn_counts_once() -> None:
     from actions.intake import asked_this_turn
 

@@ -152,6 +152,9 @@ class Parsing(BaseModel):
     #: "whatsapp değil", "whatsapp ma isticmaalo"): within three words after an option,
     #: with no other option in between or right after, they set that option aside
     negated_after_words: list[str] = Field(default_factory=list)
+    #: phrases that refuse storing data ("niet opslaan", "bilgilerimi kaydetmeyin"): typed
+    #: in a first message, before the privacy question, they are the parent's no
+    refuse_storage_words: list[str] = Field(default_factory=list)
     #: words parents of this language type in Latin letters as a whole first message
     #: ("salam", "selam", "na3am"): a message of one or two such words is offered this
     #: language too, whatever its own script (actions/language.py)

@@ -63,6 +63,7 @@ class Words:
     rather_than_words: set[str] = field(default_factory=set)
     count_words: set[str] = field(default_factory=set)
     negated_after_words: set[str] = field(default_factory=set)
+    refuse_storage_words: set[str] = field(default_factory=set)
 
     @classmethod
     def from_parsing(cls, documents: Iterable[Any]) -> Words:
@@ -78,7 +79,7 @@ class Words:
                 ("hour_words", "hour_words"), ("after_words", "after_words"), ("before_words", "before_words"),
                 ("preference_cues", "preference_cues"), ("negation_words", "negation_words"),
                 ("rather_than_words", "rather_than_words"), ("count_words", "count_words"),
-                ("negated_after_words", "negated_after_words"),
+                ("negated_after_words", "negated_after_words"), ("refuse_storage_words", "refuse_storage_words"),
             ):
                 getattr(w, attr).update(n for n in (normalise(str(x)) for x in d.get(key) or []) if n)
             for attr, key in (("time_words", "time_words"), ("day_words", "day_words")):
@@ -572,6 +573,12 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     out.contact_setting = _preference(norm, words, "contact_setting", context)
     out.interpreter = _interpreter(norm, words)
     return out
+
+
+def refuses_storage(text: str, words: Words) -> bool:
+    """Whether ``text`` asks not to store anything ("bilgilerimi kaydetmeyin lutfen",
+    ``refuse_storage_words``)."""
+    return bool(text) and not text.startswith("/") and _any(normalise(text), words.refuse_storage_words)
 
 
 def answer_for(text: str, words: Words, slot: str, values: Sequence[str]) -> str | None:
