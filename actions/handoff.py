@@ -29,6 +29,11 @@ TYPED_VALUES = {
     "contact_gender": ("woman", "man", "any"),
     "contact_setting": ("individual", "group", "any"),
 }
+#: a message of at most this many words that is only a time of day is the contact time,
+#: whichever contact question is open
+SHORT_TIME_ANSWER_WORDS = 4
+#: intents such a message may have (not a topic, an emergency, a deletion...)
+TIME_ANSWER_INTENTS = ("inform", "nlu_fallback", "affirm", "greet", "thanks")
 #: contact questions a parent may leave open: "thanks" or "bye" while one of them is asked
 #: ends the questions (the rest stay "niet gezegd") and the referral is stored
 OPTIONAL_CONTACT_SLOTS = ("contact_times", "contact_gender", "contact_setting", "interpreter")
@@ -109,6 +114,16 @@ class ValidateContactForm(FormValidationAction):
         value = answer_for(text, words_for(tracker), slot, TYPED_VALUES[slot])
         return {slot: value} if value else {}
 
+    def _time_said_early(self, tracker: Tracker, requested: str) -> dict[str, Any]:
+        text = ((tracker.latest_message or {}).get("text") or "").strip()
+        if (tracker.get_slot("contact_times") is not None or not text or is_payload(text)
+                or len(text.split()) > SHORT_TIME_ANSWER_WORDS or latest_intent(tracker) not in TIME_ANSWER_INTENTS):
+            return {}
+        if requested in TYPED_VALUES and answer_for(text, words_for(tracker), requested, TYPED_VALUES[requested]):
+            return {}
+        times = extract(text, words_for(tracker), open_question="contact_times").contact_times
+        return {"contact_times": {"nl": times.nl, "text": times.text}} if times else {}
+
     async def extract_person_type(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
         """A typed answer to "klantmanager or sleutelpersoon?" (also "either")."""
         return self._typed(tracker, "person_type")
@@ -126,8 +141,14 @@ class ValidateContactForm(FormValidationAction):
         return self._typed(tracker, "contact_setting")
 
     async def extract_contact_times(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
-        """An answer to "when does it suit you?" that no time word covers, kept in the parent's words."""
-        if tracker.get_slot("requested_slot") != "contact_times" or latest_intent(tracker) not in ("inform", "nlu_fallback"):
+        """An answer to "when does it suit you?" that no time word covers, kept in the parent's words.
+
+        While another contact question is open, a short message that is only a time of
+        day ("ጠዋት ጠዋት ብቻ", mornings only) and does not answer that question is the time."""
+        requested = tracker.get_slot("requested_slot")
+        if requested in CONTACT_SLOTS and requested != "contact_times":
+            return self._time_said_early(tracker, requested)
+        if requested != "contact_times" or latest_intent(tracker) not in ("inform", "nlu_fallback"):
             return {}
         text = ((tracker.latest_message or {}).get("text") or "").strip()
         if not text or is_payload(text) or any(e.get("entity") == "contact_times" for e in (tracker.latest_message or {}).get("entities", [])):

@@ -263,6 +263,20 @@ async def test_an_unsure_delete_typed_at_the_privacy_question_answers_it() -> No
         assert {"event": "slot", "name": "delete_pending", "value": True, "timestamp": None} in events
 
 
+async def test_a_time_of_day_typed_at_another_contact_question_is_the_time() -> None:
+    v = ValidateContactForm()
+    d = CollectingDispatcher()
+    t = make_tracker("ጠዋት ጠዋት ብቻ", "inform", slots={"language": "am", "requested_slot": "person_type"},
+                     language={"code": "am", "confidence": 0.99})
+    assert (await v.extract_contact_times(d, t, {}))["contact_times"]["nl"] == "ochtend"
+    # not when it answers the open question, nor a long message, nor when the time is known
+    t = make_tracker("vrouw, ochtend", "inform", slots={"language": "nl", "requested_slot": "contact_gender"})
+    assert await v.extract_contact_times(d, t, {}) == {}
+    t = make_tracker("ochtend", "inform", slots={"language": "nl", "requested_slot": "person_type",
+                                                  "contact_times": {"nl": "middag", "text": "middag"}})
+    assert await v.extract_contact_times(d, t, {}) == {}
+
+
 async def test_thanks_at_an_optional_contact_question_ends_the_questions() -> None:
     v = ValidateContactForm()
     d = CollectingDispatcher()

@@ -462,7 +462,7 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
             preg_months = n if is_months else max(1, n // 4)  # "7 months pregnant" / "zwanger van 30 weken"
             continue
         if is_months or is_weeks:
-            ages.append(0)
+            ages.append(n // 12 if is_months else 0)  # "18 maanden" is 1 year old, "9 months" 0
             continue
         if n > MAX_CHILD_AGE:
             continue

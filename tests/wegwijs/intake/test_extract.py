@@ -99,6 +99,7 @@ def test_a_count_of_children_is_not_an_age() -> None:
     assert facts("4 carruur ah 3, 6, 9 iyo 12 jir", "so")["children_ages"] == [3, 6, 9, 12]
     assert facts("3 çocuğum var 2 5 ve 9 yaşında", "tr")["children_ages"] == [2, 5, 9]
     assert facts("3 kids: 10, 8 and 1.5", "en")["children_ages"] == [10, 8, 1]
+    assert facts("ሴት ልጅ 7 አመት እና ወንድ ልጅ 18 ወር", "am")["children_ages"] == [7, 1]
 
 
 @pytest.mark.parametrize("lang, text, channel", [
