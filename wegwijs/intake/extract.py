@@ -218,10 +218,30 @@ def _find_value(norm: str, values: Mapping[str, set[str]]) -> tuple[str, str] | 
 
 
 _TOKEN = re.compile(r"\S+")
+#: punctuation that ends a clause ("nee, whatsapp", "ኣይ ይቅርታ፣ ዋትስአፕ", "نی نی، واتساپ")
+_CLAUSE_END = re.compile(r"[,.;:!?،؛؟፣።፤፥፦]+(?=\s|$)|[،؛؟፣።፤]")
 _HALF_YEAR = re.compile(r"(?<![\d.,:])(\d{1,2})[.,]5(?![\d.,:])")
 
 
-def _negated_after(norm: str, end: int, words: Words, others: Sequence[int] = ()) -> int | None:
+def _clause_starts(text: str, norm: str, words: Words) -> frozenset[int]:
+    """Offsets in ``norm`` (``_split_digits(normalise(text))``) where a clause of ``text``
+    begins after punctuation; empty when the pieces do not line up with ``norm``."""
+    pieces = [_split_digits(normalise(p), words) for p in _CLAUSE_END.split(text)]
+    tokens = list(_TOKEN.finditer(norm))
+    starts: set[int] = set()
+    at = 0
+    for piece in pieces:
+        n = len(piece.split())
+        if n and at:
+            if at >= len(tokens):
+                return frozenset()
+            starts.add(tokens[at].start())
+        at += n
+    return frozenset(starts) if at == len(tokens) else frozenset()
+
+
+def _negated_after(norm: str, end: int, words: Words, others: Sequence[int] = (),
+                   bounds: frozenset[int] = frozenset()) -> int | None:
     """Whether a ``negated_after_words`` word follows the option ending at ``end`` within
     three words ("whatsapp gebruik ik niet", "واټساپ ډېر نه کاروم، زنګ"), with no other
     option (starting at one of ``others``) in between. A negation that can also stand
@@ -237,27 +257,30 @@ def _negated_after(norm: str, end: int, words: Words, others: Sequence[int] = ()
     pos = end
     for _ in range(3):
         m = _TOKEN.search(norm, pos)
-        if m is None or any(end <= o < m.start() for o in others):
-            return None
+        if m is None or any(end <= o < m.start() for o in others) or any(end < b <= m.start() for b in bounds):
+            return None  # another option, or the end of the clause, comes first
         if m.group(0) in words.negated_after_words:
             nxt = _TOKEN.search(norm, m.end())
             if nxt is not None and (nxt.group(0) in words.after_words or nxt.group(0) in words.before_words):
                 return None
-            if nxt is not None and m.group(0) in words.negation_words and nxt.start() in others:
+            if nxt is not None and m.group(0) in words.negation_words and nxt.start() in others \
+                    and nxt.start() not in bounds:
                 return None
             return m.start()
         pos = m.end()
     return None
 
 
-def _is_set_aside(norm: str, start: int, words: Words, compared: bool, used: Iterable[int] = ()) -> bool:
+def _is_set_aside(norm: str, start: int, words: Words, compared: bool, used: Iterable[int] = (),
+                  bounds: frozenset[int] = frozenset()) -> bool:
     """Whether the word at ``start`` is negated or compared away: "no group", "geen
     groep" (a negation in the two words before it, unless that negation already negated
     the option before it: offsets in ``used``) or, when ``compared`` (the message names
     another option too), "better than whatsapp", "in plaats van bellen" (a
     ``rather_than_words`` phrase before it; Dutch "dan" is also "then", so alone it
     sets nothing aside)."""
-    before_m = list(_TOKEN.finditer(norm[:start]))[-3:]
+    clause = max((b for b in bounds if b <= start), default=0)  # only words of the same clause
+    before_m = [m for m in _TOKEN.finditer(norm[:start]) if m.start() >= clause][-3:]
     before = [m.group(0) for m in before_m]
     near = before[-2:]
     if any(m.group(0) in words.negation_words and m.start() not in used for m in before_m[-2:]):
@@ -278,7 +301,8 @@ class Choice(NamedTuple):
     strong: bool
 
 
-def _chosen_value(norm: str, values: Mapping[str, set[str]], words: Words) -> Choice | None:
+def _chosen_value(norm: str, values: Mapping[str, set[str]], words: Words,
+                  bounds: frozenset[int] = frozenset()) -> Choice | None:
     """Like :func:`_find_value`, but when a message names several values the ones it sets
     aside (:func:`_is_set_aside`) do not count: "phone call is better than whatsapp" →
     phone, "alone is fine, no group" → individual, "not whatsapp" → None."""
@@ -296,12 +320,12 @@ def _chosen_value(norm: str, values: Mapping[str, set[str]], words: Words) -> Ch
     def others(value: str) -> list[int]:
         return [s for v, spans in positions.items() if v != value for s, _ in spans]
 
-    negated_after = {(v, st): _negated_after(norm, en, words, others(v))
+    negated_after = {(v, st): _negated_after(norm, en, words, others(v), bounds)
                      for v, spans in positions.items() for st, en in spans}
     used = {at for at in negated_after.values() if at is not None}
 
     def set_aside(value: str, start: int, end: int) -> bool:
-        return negated_after[(value, start)] is not None or _is_set_aside(norm, start, words, compared, used)
+        return negated_after[(value, start)] is not None or _is_set_aside(norm, start, words, compared, used, bounds)
 
     kept = {v: values[v] for v, spans in positions.items()
             if not all(set_aside(v, st, en) for st, en in spans)}
@@ -480,9 +504,9 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
     return None, ages, pregnant, preg_months
 
 
-def _preference(norm: str, words: Words, slot: str, context: bool) -> str | None:
+def _preference(norm: str, words: Words, slot: str, context: bool, bounds: frozenset[int] = frozenset()) -> str | None:
     values = words.answers.get(slot) or {}
-    found = _chosen_value(norm, {k: v for k, v in values.items() if k != "any"}, words)
+    found = _chosen_value(norm, {k: v for k, v in values.items() if k != "any"}, words, bounds)
     if found and (context or found.strong):
         return found[0]
     return None
@@ -541,7 +565,8 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
         match = gemeenten.find(text)
         if match:
             out.municipality = match.gemeente
-    channel = _chosen_value(norm, dict(words.answers.get("contact_channel") or {}), words)
+    bounds = _clause_starts(_HALF_YEAR.sub(r"\1", text), norm, words)
+    channel = _chosen_value(norm, dict(words.answers.get("contact_channel") or {}), words, bounds)
     person_words = words.answers.get("person_type") or {}
     person = _find_value(norm, {k: v for k, v in person_words.items() if k != "either"})
     out.person_type = person[0] if person else None
@@ -569,8 +594,8 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     if times and not (strong_times or context or open_question == "contact_times"
                       or (out.contact_channel and short)):
         out.contact_times = None
-    out.contact_gender = _preference(norm, words, "contact_gender", context)
-    out.contact_setting = _preference(norm, words, "contact_setting", context)
+    out.contact_gender = _preference(norm, words, "contact_gender", context, bounds)
+    out.contact_setting = _preference(norm, words, "contact_setting", context, bounds)
     out.interpreter = _interpreter(norm, words)
     return out
 
@@ -587,6 +612,7 @@ def answer_for(text: str, words: Words, slot: str, values: Sequence[str]) -> str
     Weaker than :func:`extract` (no context needed, "any"/"either" allowed): only used
     for the question that was asked.
     """
-    norm = normalise(text)
-    found = _chosen_value(norm, {k: v for k, v in (words.answers.get(slot) or {}).items() if k in values}, words)
+    norm = _split_digits(normalise(text), words)
+    found = _chosen_value(norm, {k: v for k, v in (words.answers.get(slot) or {}).items() if k in values}, words,
+                          _clause_starts(text, norm, words))
     return found[0] if found else None

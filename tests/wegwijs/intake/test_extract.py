@@ -108,6 +108,9 @@ def test_a_count_of_children_is_not_an_age() -> None:
     ("am", "ዋትስአፕ የለኝም ስልክ ደውሉ", "phone"),
     ("so", "whatsapp ma isticmaalo, i soo wac", "phone"),
     ("nl", "whatsapp, niet bellen", "whatsapp"),
+    ("nl", "whatsapp gebruik ik niet, bel maar", "phone"),
+    ("am", "አይ ይቅርታ፣ ዋትስአፕ ይሻላል እንጂ ስልክ አይደለም", "whatsapp"),
+    ("prs", "نی نی، واتساپ بهتر است، وقت کار تیلفون ره جواب داده نمیتانم", "whatsapp"),
 ])
 def test_a_negation_after_an_option_sets_it_aside(lang: str, text: str, channel: str) -> None:
     assert facts(text, lang).get("contact_channel") == channel
