@@ -111,6 +111,8 @@ class ValidateContactForm(FormValidationAction):
         text = (tracker.latest_message or {}).get("text") or ""
         if is_payload(text) or latest_intent(tracker) == "deny":
             return {}
+        if any(e.get("entity") == slot for e in (tracker.latest_message or {}).get("entities", [])):
+            return {}  # the extractor read it already ("klantmanager or someone else, doesn't matter" → either)
         value = answer_for(text, words_for(tracker), slot, TYPED_VALUES[slot])
         return {slot: value} if value else {}
 

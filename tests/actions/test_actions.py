@@ -277,6 +277,14 @@ async def test_a_time_of_day_typed_at_another_contact_question_is_the_time() -> 
     assert await v.extract_contact_times(d, t, {}) == {}
 
 
+async def test_a_typed_answer_does_not_override_what_the_extractor_read() -> None:
+    t = make_tracker("klantmanager یا کس دیگه، فرق نمی‌کنه", "inform", slots={"language": "prs", "requested_slot": "person_type"},
+                     entities=[{"entity": "person_type", "value": "either"}])
+    assert await ValidateContactForm().extract_person_type(CollectingDispatcher(), t, {}) == {}
+    t = make_tracker("klantmanager graag", "inform", slots={"language": "nl", "requested_slot": "person_type"})
+    assert await ValidateContactForm().extract_person_type(CollectingDispatcher(), t, {}) == {"person_type": "klantmanager"}
+
+
 async def test_thanks_at_an_optional_contact_question_ends_the_questions() -> None:
     v = ValidateContactForm()
     d = CollectingDispatcher()
