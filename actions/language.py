@@ -42,6 +42,7 @@ class ActionSetLanguage(Action):
             scripts={c: script_of(p.meta.name) or "" for c, p in s.packs.items()},
             confirmed=language_settled(tracker),
             hint=short_message_hint(text, detected.get("code")),
+            confusable=s.registry.confusable,
         )
         events: list[dict[str, Any]] = []
         if new != current:

@@ -47,6 +47,7 @@ def choose_language(
     scripts: dict[str, str] | None = None,
     confirmed: bool = True,
     hint: str | None = None,
+    confusable: list[list[str]] | None = None,
 ) -> str:
     """Decide the conversation language after one message.
 
@@ -75,6 +76,9 @@ def choose_language(
         confirmed: False while ``current`` is only the guess made after a message too
             short to tell (the welcome with its language choice was not shown yet).
         hint: a supported language the message's words point to alone, or None.
+        confusable: groups of languages the detector cannot tell apart (registry
+            ``confusable``, e.g. fa and prs): within a group a message never switches;
+            only the parent's choice does.
 
     Returns:
         A code from ``supported``.
@@ -97,6 +101,8 @@ def choose_language(
             same_script = False  # e.g. Arabizi: Arabic in Latin letters does not switch to Arabic script
         if cur_script not in (None, "LATIN", new_script) and has_script(text, cur_script):
             same_script = False  # Ge'ez or Arabic text with Dutch words mixed in stays
+    if any(detected in group and current in group for group in confusable or []):
+        return current  # type: ignore[return-value]  # Dari read as Persian: the parent chose Dari
     if (
         detected in supported
         and detected != current

@@ -130,6 +130,17 @@ def test_arabic_parent_chats_sees_right_to_left_and_clicks_a_button(browser, cha
         assert ARABIC.search(after.inner_text()), after.inner_text()
         assert after.evaluate("e => getComputedStyle(e).direction") == "rtl"
         assert not page.locator("button:has-text('Nederlands')").count(), "the old buttons are gone"
+        # choices shown before the parent's last message can no longer be tapped
+        stale = page.evaluate("""() => {
+            const users = document.querySelectorAll('.msg.user'), last = users[users.length - 1];
+            return [...document.querySelectorAll('.buttons button:enabled')].filter(
+                b => b.compareDocumentPosition(last) & Node.DOCUMENT_POSITION_FOLLOWING).length; }""")
+        assert stale == 0, stale
+        assert page.locator(".buttons button:disabled").count() > 0
+        # the chat is mirrored for a right-to-left language: the bot's bubbles on the right
+        assert page.eval_on_selector("#log", "e => getComputedStyle(e).direction") == "rtl"
+        bot_box, user_box = after.bounding_box(), page.locator(".msg.user").last.bounding_box()
+        assert bot_box["x"] + bot_box["width"] > user_box["x"] + user_box["width"], (bot_box, user_box)
         assert page.inner_text("#status") == "", "no error shown"
         page.screenshot(path=str(ARTIFACTS / "02-arabic-after-button.png"), full_page=True)
     finally:

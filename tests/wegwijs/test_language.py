@@ -57,3 +57,11 @@ def test_script_of() -> None:
     assert script_of("ሰላም ከመይ ኣለኹም") == "ETHIOPIC"
     assert script_of("مرحبا") == "ARABIC"
     assert script_of("👍 123") is None
+
+
+def test_persian_and_dari_never_switch_by_detection() -> None:
+    kwargs = dict(detected="fa", confidence=0.97, text="دخترم ۶ ساله است، در هوفدورپ هستیم", choice=None,
+                  supported=["nl", "en", "fa", "prs", "ar"], default="nl", confusable=[["fa", "prs"]])
+    assert choose_language(current="prs", **kwargs) == "prs"
+    assert choose_language(current="ar", **kwargs) == "fa"  # Arabic to Persian is told apart
+    assert choose_language(current="prs", **{**kwargs, "choice": "fa"}) == "fa"
