@@ -11,7 +11,9 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import in_thread, is_payload, latest_intent, pack_for, remember_concern, words_for
-from actions.intake import MAX_ASKS, AskAction, asked_count, fills_a_slot, gives_a_fact, interruption_events, still_asked
+from actions.intake import (
+    MAX_ASKS, AskAction, asked_count, consent_withdrawn, fills_a_slot, gives_a_fact, interruption_events, still_asked,
+)
 from wegwijs import handoff
 from wegwijs.intake.extract import answer_for, extract
 
@@ -82,6 +84,9 @@ class ValidateContactForm(FormValidationAction):
         return slots
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
+        withdrawn = consent_withdrawn(dispatcher, tracker)
+        if withdrawn:
+            return withdrawn + [SlotSet("requested_slot", None)]  # nothing is passed on: the questions stop
         events = await super().run(dispatcher, tracker, domain)
         await self._update_stored_referral(tracker, events)
         if latest_intent(tracker) == "request_human":

@@ -165,6 +165,20 @@ def asked_this_turn(tracker: Tracker, slot: str) -> bool:
     return seen_user and asked_count(tracker, slot) > before
 
 
+def consent_withdrawn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
+    """"Toch liever niet bewaren" after a yes, while nothing was passed on yet: consent is
+    now no (with a new time) and nothing will be passed on; the parent is told so. Once a
+    referral is stored, taking it back is a deletion ("delete"), not this."""
+    text = (tracker.latest_message or {}).get("text") or ""
+    if (tracker.get_slot("consent") != "yes" or tracker.get_slot("requested_slot") == "consent"
+            or tracker.get_slot("referral_reference") or is_payload(text)
+            or not refuses_storage(text, words_for(tracker))):
+        return []
+    dispatcher.utter_message(response="utter_consent_no")
+    return [SlotSet("consent", "no"), SlotSet("consent_at", datetime.now(timezone.utc).isoformat(timespec="seconds")),
+            SlotSet("handoff_consent", False)]
+
+
 def consent_reconsidered(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
     """A yes right after the bot confirmed a refusal ("ok, toch wel, ja is goed"): the
     parent changed their mind, so consent is now given (with a new time). Only then: a
@@ -200,7 +214,7 @@ class ValidateIntakeForm(FormValidationAction):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         events = await super().run(dispatcher, tracker, domain)
-        events += consent_reconsidered(dispatcher, tracker)
+        events += consent_reconsidered(dispatcher, tracker) or consent_withdrawn(dispatcher, tracker)
         return events + interruption_events(tracker, "intake_form", fills_a_slot(events))
 
     async def extract_consent(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:

@@ -231,6 +231,24 @@ async def test_a_refusal_typed_before_the_privacy_question_is_taken() -> None:
     assert not any(e.get("name") == "consent" for e in events)
 
 
+async def test_consent_taken_back_before_anything_was_passed_on() -> None:
+    from actions.intake import ValidateIntakeForm
+
+    slots = {"language": "nl", "consent": "yes", "requested_slot": "person_type"}
+    t = make_tracker("hmm toch liever niet bewaren", "deny", slots=slots, language={"code": "nl", "confidence": 0.9})
+    d = CollectingDispatcher()
+    events = await ValidateContactForm().run(d, t, {"forms": {"contact_form": {"required_slots": ["person_type"]}}})
+    got = {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+    assert got["consent"] == "no" and got["handoff_consent"] is False and got["requested_slot"] is None
+    assert [m["response"] for m in d.messages] == ["utter_consent_no"]
+    # after a referral was stored it is a deletion, not this; and "nee" alone is not it
+    for t in (make_tracker("toch liever niet bewaren", "deny", slots={**slots, "referral_reference": "WW-1"}),
+              make_tracker("nee", "deny", slots=slots)):
+        d = CollectingDispatcher()
+        events = await ValidateIntakeForm().run(d, t, {"forms": {"intake_form": {"required_slots": []}}})
+        assert not any(e.get("name") == "consent" and e.get("value") == "no" for e in events)
+
+
 def test_a_question_asked_twice_in_one_turn_counts_once() -> None:
     from actions.intake import asked_this_turn
 
