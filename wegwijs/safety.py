@@ -7,6 +7,8 @@ by the action server. Keywords come from ``languages/<lang>/safety.yml``::
       self_harm:
         keywords: ["kill myself", "suicide"]
         misspellings: ["sucide"]
+    not_urgent: ["suicide prevention"]          # cancels the keyword it overlaps
+    not_urgent_context: ["on the news", "😂"]   # cancels every keyword of the message
 
 Matching (docs/design.md, "safety.yml"): text and keywords pass through the same
 :func:`normalise` (lower case, NFKC, Arabic diacritics removed and alef/yaa/taa marbuta
@@ -38,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 #: Name of the keyword file in each language folder.
 SAFETY_FILE = "safety.yml"
+#: Top-level list of ``safety.yml`` whose phrases silence every keyword of a message.
+CONTEXT_FIELD = "not_urgent_context"
 
 @dataclass(frozen=True)
 class Keyword:
@@ -108,7 +112,9 @@ class KeywordMatcher:
         keywords: every keyword, in file order (language folders sorted by name).
     """
 
-    def __init__(self, keywords: Iterable[Keyword], not_urgent: Iterable[Keyword] = ()) -> None:
+    def __init__(
+        self, keywords: Iterable[Keyword], not_urgent: Iterable[Keyword] = (), context: Iterable[Keyword] = ()
+    ) -> None:
         """Builds a matcher; keywords that normalise to ``""`` are ignored.
 
         Args:
@@ -116,12 +122,32 @@ class KeywordMatcher:
             not_urgent: phrases (``safety.yml`` top-level ``not_urgent``) that cancel a
                 keyword occurrence they overlap, e.g. "kwijt te raken" in "bang mijn kind
                 kwijt te raken" (fear of youth care, not a missing child).
+            context: phrases (``safety.yml`` top-level ``not_urgent_context``) that cancel
+                every keyword of a message they occur anywhere in: the keyword is there,
+                but the message is about something else — a resolved past event ("now he
+                is fine"), news or a film, a school project, a joke ("haha", "😂"). Only
+                the keyword net is silenced: the learned net still reads the message. A
+                phrase without letters or digits (an emoji) is looked for in the raw text.
         """
         self.keywords: list[Keyword] = [k for k in keywords if k.normalised]
         self.not_urgent: list[Keyword] = [k for k in not_urgent if k.normalised]
+        context = list(context)
+        self.context: list[Keyword] = [k for k in context if k.normalised]
+        self.context_symbols: list[str] = [k.text for k in context if not k.normalised and k.text.strip()]
 
     def _vetoed(self, normalised: str) -> list[tuple[int, int]]:
         return [span for k in self.not_urgent for span in k.occurrences(normalised)]
+
+    def context_veto(self, text: str, normalised: str | None = None) -> Keyword | str | None:
+        """The ``not_urgent_context`` phrase found in ``text`` (which silences its keywords), or None."""
+        normalised = normalise(text) if normalised is None else normalised
+        for phrase in self.context:
+            if phrase.occurrences(normalised):
+                return phrase
+        for symbol in self.context_symbols:
+            if symbol in text:
+                return symbol
+        return None
 
     @classmethod
     def from_mapping(cls, per_language: Mapping[str, Mapping[str, Any]]) -> KeywordMatcher:
@@ -139,18 +165,20 @@ class KeywordMatcher:
         """
         keywords: list[Keyword] = []
         not_urgent: list[Keyword] = []
+        context: list[Keyword] = []
         for lang in sorted(per_language):
             document = per_language[lang] or {}
             if isinstance(document, Mapping):
-                for term in document.get("not_urgent") or []:
-                    if not isinstance(term, str):
-                        raise ValueError(f"{lang}: not_urgent: {term!r} is not a string")
-                    not_urgent.append(Keyword.make(term, "not_urgent", lang))
+                for field, into in (("not_urgent", not_urgent), (CONTEXT_FIELD, context)):
+                    for term in document.get(field) or []:
+                        if not isinstance(term, str):
+                            raise ValueError(f"{lang}: {field}: {term!r} is not a string")
+                        into.append(Keyword.make(term, field, lang))
             categories = document.get("categories", document) if isinstance(document, Mapping) else None
             if not isinstance(categories, Mapping):
                 raise ValueError(f"{lang}: safety keywords must be a mapping of categories")
             for category, entry in categories.items():
-                if entry is None or category == "not_urgent":
+                if entry is None or category in ("not_urgent", CONTEXT_FIELD):
                     continue
                 if not isinstance(entry, Mapping):
                     raise ValueError(f"{lang}: safety category {category!r} must have keywords/misspellings lists")
@@ -159,7 +187,7 @@ class KeywordMatcher:
                         if not isinstance(term, str):
                             raise ValueError(f"{lang}: {category}.{field}: {term!r} is not a string")
                         keywords.append(Keyword.make(term, str(category), lang))
-        return cls(keywords, not_urgent)
+        return cls(keywords, not_urgent, context)
 
     @classmethod
     def from_dir(cls, languages_dir: Path) -> KeywordMatcher:
@@ -188,7 +216,7 @@ class KeywordMatcher:
     def match_all(self, text: str) -> list[SafetyMatch]:
         """Every keyword found in ``text`` (one per keyword), in keyword order."""
         normalised = normalise(text)
-        if not normalised:
+        if not normalised or self.context_veto(text, normalised) is not None:
             return []
         vetoed = self._vetoed(normalised)
         return [SafetyMatch(k.category, k.text, k.lang) for k in self.keywords if k.found_in(normalised, vetoed)]
@@ -207,7 +235,7 @@ class KeywordMatcher:
             A :class:`SafetyMatch` or None.
         """
         normalised = normalise(text)
-        if not normalised:
+        if not normalised or self.context_veto(text, normalised) is not None:
             return None
         best: tuple[tuple[int, int, int], Keyword] | None = None
         vetoed = self._vetoed(normalised)

@@ -9,7 +9,7 @@ Reads ``tests/data/safety/<split>/<lang>.yml``::
 
 parses every message with the trained Rasa model in this process
 (``rasa.core.agent.Agent``), and counts a message as flagged when the parse gives the
-intent ``urgent_help``. It prints recall and precision per language (recall per
+intent ``urgent_help`` as the dialogue reads it (``safety_policy.is_urgent``). It prints recall and precision per language (recall per
 category too), per split and overall, and exits 1 when a language is below
 ``--min-recall`` or ``--min-precision`` (so CI can gate on it). A language without
 urgent messages is not gated on recall, one where nothing was flagged not on precision.
@@ -186,14 +186,21 @@ async def _parse_all(agent: Any, texts: Sequence[str]) -> List[Dict[str, Any]]:
 
 
 def evaluate(agent: Any, messages: Sequence[LabelledMessage]) -> Dict[str, Any]:
-    """Parses every message and counts per language, split, category and overall."""
+    """Parses every message and counts per language, split, category and overall.
+
+    A message is flagged when the dialogue would give it the emergency reply
+    (:func:`bot.components.safety_policy.is_urgent`: intent ``urgent_help`` with the
+    safety nets' ``safety`` data, or sure enough without it).
+    """
+    from bot.components.safety_policy import is_urgent
+
     parses = asyncio.run(_parse_all(agent, [m.text for m in messages]))
     overall = Counts()
     per_lang: Dict[str, Counts] = defaultdict(Counts)
     per_split: Dict[str, Counts] = defaultdict(Counts)
     misses: List[Dict[str, Any]] = []
     for message, parse in zip(messages, parses):
-        flagged = ((parse.get("intent") or {}).get("name")) == URGENT_INTENT
+        flagged = is_urgent(parse)
         for counts in (overall, per_lang[message.lang], per_split[message.split]):
             counts.add(message, flagged)
         if flagged != message.urgent:

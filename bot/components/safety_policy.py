@@ -4,7 +4,11 @@ Rasa's RulePolicy lets an active form (loop) run before any rule, so an urgent m
 typed during a question ("my son fell on his head and keeps vomiting" while the ages are
 asked) would be validated as an answer first. ``SafetyFirstPolicy`` outranks it:
 
-1. right after a user message whose intent is ``urgent_help`` it predicts the static
+1. right after an urgent user message (:func:`is_urgent`: intent ``urgent_help`` and
+   either the safety nets' ``safety`` parse data — set by ``UrgentClassifier`` when the
+   learned net or a keyword fired, or when the intent classifier was sure — or, for a
+   message parsed without it (a button payload, a test story), an intent confidence of
+   at least ``intent_only_floor``) it predicts the static
    response ``utter_urgent_<category>`` (category from the safety nets: the message's
    ``safety.category``; ``utter_urgent_help`` when unknown) — a response, not a custom
    action, so the numbers reach the parent even when the action server is down;
@@ -35,12 +39,33 @@ from rasa.shared.core.events import ActionExecuted, UserUttered
 from rasa.shared.core.generator import TrackerWithCachedStates
 from rasa.shared.core.trackers import DialogueStateTracker
 
+from bot.components.urgent import INTENT_ONLY_FLOOR as _URGENT_INTENT_FLOOR
+
 #: Intent set by the safety nets.
 URGENT_INTENT = "urgent_help"
+#: Confidence the intent alone needs when the parse has no ``safety`` data (the same floor
+#: UrgentClassifier applies to the intent classifiers' ``urgent_help``).
+INTENT_ONLY_FLOOR = _URGENT_INTENT_FLOOR
 #: Generic emergency response (all numbers) and the per-category ones.
 GENERIC_RESPONSE = "utter_urgent_help"
 FOLLOWUP_RESPONSE = "utter_urgent_followup"
 REFERRAL_ACTION = "action_urgent_referral"
+
+
+def is_urgent(parse_data: Optional[Dict[str, Any]], floor: float = INTENT_ONLY_FLOOR) -> bool:
+    """Whether a parsed message gets the emergency reply.
+
+    Its intent must be ``urgent_help``, and either ``safety`` is set (a safety net fired,
+    or UrgentClassifier kept a sure intent) or the intent confidence is at least ``floor``
+    (a parse that never went through UrgentClassifier: button payloads such as
+    ``/urgent_help``, test stories). UrgentClassifier replaces an ``urgent_help`` below the
+    floor that no net confirmed, so a parsed message with this intent always has ``safety``.
+    """
+    data = parse_data or {}
+    intent = data.get("intent") or {}
+    if intent.get("name") != URGENT_INTENT:
+        return False
+    return bool(data.get("safety")) or float(intent.get("confidence") or 0.0) >= floor
 
 
 def urgent_category(event: UserUttered) -> Optional[str]:
@@ -65,6 +90,8 @@ class SafetyFirstPolicy(Policy):
         return {
             # above RulePolicy (6): wins ties with a form's happy-path prediction
             "priority": 7,
+            # confidence the intent urgent_help alone needs in a parse without `safety`
+            "intent_only_floor": INTENT_ONLY_FLOOR,
         }
 
     @staticmethod
@@ -93,7 +120,7 @@ class SafetyFirstPolicy(Policy):
         latest_action = tracker.latest_action_name
         if latest_action == ACTION_LISTEN_NAME:
             message = tracker.latest_message
-            if message is None or (message.intent or {}).get("name") != URGENT_INTENT:
+            if message is None or not self._is_urgent(message):
                 return None
             category = urgent_category(message)
             if self._previous_urgent_category(tracker) in (category, "_any") and category is not None:
@@ -107,6 +134,9 @@ class SafetyFirstPolicy(Policy):
             return ACTION_LISTEN_NAME
         return None
 
+    def _is_urgent(self, message: UserUttered) -> bool:
+        return is_urgent(message.parse_data, float(self.config["intent_only_floor"]))
+
     @staticmethod
     def _previous_urgent_category(tracker: DialogueStateTracker) -> Optional[str]:
         """The category of the previous user message when it was urgent and got the numbers."""
@@ -118,7 +148,7 @@ class SafetyFirstPolicy(Policy):
             if isinstance(event, UserUttered):
                 users += 1
                 if users == 2:
-                    if (event.intent or {}).get("name") != URGENT_INTENT or not answered:
+                    if not is_urgent(event.parse_data) or not answered:
                         return None
                     return urgent_category(event) or "_any"
         return None

@@ -43,6 +43,16 @@ the output property ``safety`` =
 and an entity ``urgent_category`` spanning the text (for the slot of the same name).
 Otherwise ``safety`` is None (left out of the parse result) and no entity is added.
 Button payloads (text starting with ``/``) are never urgent.
+
+**The intent classifier alone** (``urgent_help`` from LogisticRegressionClassifier, no
+safety net fired) is not enough below ``intent_only_floor``: "my daughter is 8 months and
+dont sleep" got ``urgent_help`` at 0.65 from it and, since the dialogue fires on the intent,
+the emergency numbers. Below the floor the intent is replaced by the next intent of the
+ranking (``nlu_fallback`` when that one is below ``fallback_threshold``) and ``safety`` stays
+None; at or above it the intent is kept and ``safety`` is set with ``source: "intent"``
+(category from the category model when it is sure). So ``safety`` is set exactly when the
+emergency reply is due (``bot.components.safety_policy.is_urgent``). The floor was chosen by
+measurement (docs/safety.md).
 """
 
 from __future__ import annotations
@@ -69,6 +79,7 @@ from rasa.shared.nlu.constants import (
     EXTRACTOR,
     INTENT,
     INTENT_NAME_KEY,
+    INTENT_RANKING_KEY,
     PREDICTED_CONFIDENCE_KEY,
     TEXT,
 )
@@ -97,6 +108,14 @@ METRICS_FILE = "metrics.json"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 #: Values of ``safety["source"]``.
 SOURCE_MODEL, SOURCE_KEYWORDS, SOURCE_BOTH = "model", "keywords", "both"
+#: ``safety["source"]`` when only the intent classifier said ``urgent_help`` (above the floor).
+SOURCE_INTENT = "intent"
+#: Lowest confidence at which the intent classifiers' ``urgent_help`` alone (no safety net
+#: fired) still counts as urgent. Chosen on the tune split and the seen conversation
+#: scenarios' ordinary turns (docs/safety.md, "Measured").
+INTENT_ONLY_FLOOR = 0.9
+#: Intent Rasa's FallbackClassifier sets.
+FALLBACK_INTENT = "nlu_fallback"
 
 
 def resolve_languages_dir(value: Text) -> Path:
@@ -306,6 +325,13 @@ class UrgentClassifier(GraphComponent, IntentClassifier):
             "label_with_keywords": True,
             # Seed of the fold split and the solvers.
             "random_state": 42,
+            # An ``intent`` from the intent classifiers with no safety net firing is kept
+            # (and counts as urgent) only at or above this confidence; below it the next
+            # intent of the ranking replaces it (see the module docstring).
+            "intent_only_floor": INTENT_ONLY_FLOOR,
+            # ...and when that next intent is below this, ``nlu_fallback`` (keep equal to
+            # FallbackClassifier's threshold in config.yml).
+            "fallback_threshold": 0.3,
         }
 
     def __init__(
@@ -621,6 +647,40 @@ class UrgentClassifier(GraphComponent, IntentClassifier):
             self._decide(message, probability, model_category, category_probability)
         return messages
 
+    def _intent_alone(self, message: Message) -> bool:
+        """Whether the intent classifiers' ``urgent_help`` (no safety net fired) stands.
+
+        True at or above ``intent_only_floor``. Below it the intent is replaced by the next
+        intent of the ranking (``nlu_fallback`` when that is below ``fallback_threshold``)
+        and False is returned; False too when the intent is not ``urgent_help``.
+        """
+        urgent_intent = self.component_config["intent"]
+        intent = message.get(INTENT) or {}
+        if intent.get(INTENT_NAME_KEY) != urgent_intent:
+            return False
+        confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
+        if confidence >= float(self.component_config["intent_only_floor"]):
+            return True
+        ranking = message.get(INTENT_RANKING_KEY) or []
+        following = [
+            r for r in ranking
+            if isinstance(r, dict) and r.get(INTENT_NAME_KEY) not in (urgent_intent, FALLBACK_INTENT, None)
+        ]
+        fallback_threshold = float(self.component_config["fallback_threshold"])
+        if following and float(following[0].get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= fallback_threshold:
+            replacement = {
+                INTENT_NAME_KEY: following[0][INTENT_NAME_KEY],
+                PREDICTED_CONFIDENCE_KEY: float(following[0][PREDICTED_CONFIDENCE_KEY]),
+            }
+        else:
+            replacement = {INTENT_NAME_KEY: FALLBACK_INTENT, PREDICTED_CONFIDENCE_KEY: fallback_threshold}
+        logger.debug(
+            f"{type(self).__name__}: {urgent_intent} at {confidence:.2f} from the intent classifiers alone is below "
+            f"the floor {self.component_config['intent_only_floor']}; intent {replacement[INTENT_NAME_KEY]}"
+        )
+        message.set(INTENT, replacement, add_to_output=True)
+        return False
+
     def _decide(
         self, message: Message, probability: float, model_category: Optional[Text], category_probability: float
     ) -> None:
@@ -629,14 +689,20 @@ class UrgentClassifier(GraphComponent, IntentClassifier):
         prefer = detected.get(LANGUAGE_CODE) if isinstance(detected, dict) else None
         match: Optional[SafetyMatch] = self.matcher.match(text, prefer_lang=prefer)
         by_model = self.threshold is not None and probability >= self.threshold
+        by_intent = False
         if match is None and not by_model:
-            message.set(SAFETY, None, add_to_output=True)
-            return
+            by_intent = self._intent_alone(message)
+            if not by_intent:
+                message.set(SAFETY, None, add_to_output=True)
+                return
         if match is not None:
             category: Optional[Text] = match.category
         else:
             category = model_category if category_probability >= float(self.component_config["category_threshold"]) else None
-        source = SOURCE_BOTH if (match and by_model) else (SOURCE_KEYWORDS if match else SOURCE_MODEL)
+        if by_intent:
+            source = SOURCE_INTENT
+        else:
+            source = SOURCE_BOTH if (match and by_model) else (SOURCE_KEYWORDS if match else SOURCE_MODEL)
         safety: Dict[Text, Any] = {"category": category, "source": source, "score": round(probability, 4)}
         if match is not None:
             safety["keyword"] = match.keyword
@@ -644,12 +710,13 @@ class UrgentClassifier(GraphComponent, IntentClassifier):
         elif prefer:
             safety["lang"] = prefer
         logger.debug(f"{type(self).__name__}: urgent ({source}, {category}, p={probability:.3f})")
-        confidence = max(probability, 1.0 if match is not None else 0.0)
-        message.set(
-            INTENT,
-            {INTENT_NAME_KEY: self.component_config["intent"], PREDICTED_CONFIDENCE_KEY: float(confidence)},
-            add_to_output=True,
-        )
+        if not by_intent:  # the intent classifier's own urgent_help (and confidence) stays
+            confidence = max(probability, 1.0 if match is not None else 0.0)
+            message.set(
+                INTENT,
+                {INTENT_NAME_KEY: self.component_config["intent"], PREDICTED_CONFIDENCE_KEY: float(confidence)},
+                add_to_output=True,
+            )
         message.set(SAFETY, safety, add_to_output=True)
         if category:
             entity = {

@@ -212,6 +212,24 @@ def test_match_all_lists_every_keyword(matcher: KeywordMatcher) -> None:
     }
 
 
+def test_context_phrases_silence_every_keyword_of_the_message() -> None:
+    matcher = KeywordMatcher.from_mapping({
+        "en": {
+            "categories": {"violence_at_home": {"keywords": ["will kill me"]}, "medical_emergency": {"keywords": ["seizure"]}},
+            "not_urgent_context": ["now he is fine", "haha", "😂"],
+        },
+        "tr": {"categories": {}, "not_urgent_context": ["şimdi iyi"]},
+    })
+
+    assert matcher.match("my husband will kill me").category == "violence_at_home"
+    assert matcher.match("my husband will kill me if he sees the new shoes haha") is None
+    assert matcher.match("my husband will kill me when he sees this 😂") is None  # emoji: raw text
+    assert matcher.match("he had a seizure last year, now he is fine, which doctor?") is None
+    assert matcher.match("he had a seizure, simdi iyi") is None  # every language's context phrases count
+    assert matcher.match_all("seizure haha") == []
+    assert matcher.context_veto("plain text") is None
+
+
 def test_malformed_files_are_reported_with_their_path(tmp_path: Path) -> None:
     (tmp_path / "xx").mkdir()
     (tmp_path / "xx" / "safety.yml").write_text("categories: [unclosed", encoding="utf-8")

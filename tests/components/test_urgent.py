@@ -269,6 +269,64 @@ def test_not_urgent_leaves_the_message_alone(trained, monkeypatch: pytest.Monkey
     assert "safety" not in message.as_dict(only_output_properties=True)
 
 
+def intent_alone(text: str, confidence: float, ranking: List[Dict[str, Any]]) -> Message:
+    """A message the intent classifiers called ``urgent_help`` at ``confidence``."""
+    return Message(data={
+        TEXT: text, INTENT: {"name": "urgent_help", "confidence": confidence},
+        INTENT_RANKING_KEY: [{"name": "urgent_help", "confidence": confidence}, *ranking],
+        LANGUAGE: {"code": "en", "confidence": 0.99},
+    })
+
+
+def test_intent_alone_below_the_floor_gives_the_next_intent(trained, monkeypatch: pytest.MonkeyPatch) -> None:
+    component = trained[0]
+    fixed_scores(component, monkeypatch, 0.1, "medical_emergency", 0.9)
+    floor = component.component_config["intent_only_floor"]
+    message = intent_alone("my daughter is 8 months and dont sleep", floor - 0.25,
+                           [{"name": "topic_sleep", "confidence": 0.31}, {"name": "greet", "confidence": 0.04}])
+
+    component.process([message])
+
+    assert message.get(INTENT) == {"name": "topic_sleep", "confidence": 0.31}
+    assert message.get(SAFETY) is None
+    assert not message.get(ENTITIES)
+
+
+def test_intent_alone_below_the_floor_and_an_unsure_next_intent_is_fallback(trained, monkeypatch) -> None:
+    component = trained[0]
+    fixed_scores(component, monkeypatch, 0.1)
+    message = intent_alone("ok so", 0.5, [{"name": "greet", "confidence": 0.2}])
+
+    component.process([message])
+
+    assert message.get(INTENT) == {"name": "nlu_fallback", "confidence": component.component_config["fallback_threshold"]}
+    assert message.get(SAFETY) is None
+
+
+def test_intent_alone_at_the_floor_stays_urgent_with_source_intent(trained, monkeypatch: pytest.MonkeyPatch) -> None:
+    component = trained[0]
+    fixed_scores(component, monkeypatch, 0.1, "medical_emergency", 0.9)
+    floor = component.component_config["intent_only_floor"]
+    message = intent_alone("help help please now", floor, [{"name": "greet", "confidence": 0.01}])
+
+    component.process([message])
+
+    assert message.get(INTENT) == {"name": "urgent_help", "confidence": floor}
+    assert message.get(SAFETY) == {"category": "medical_emergency", "source": "intent", "score": 0.1, "lang": "en"}
+    assert message.get(ENTITIES)[0]["value"] == "medical_emergency"
+
+
+def test_a_safety_net_fires_whatever_the_intent_confidence(trained, monkeypatch: pytest.MonkeyPatch) -> None:
+    component = trained[0]
+    fixed_scores(component, monkeypatch, 0.0)
+    message = intent_alone("my child is missing since this morning", 0.35, [{"name": "greet", "confidence": 0.3}])
+
+    component.process([message])
+
+    assert message.get(INTENT) == {"name": "urgent_help", "confidence": 1.0}
+    assert message.get(SAFETY)["source"] == "keywords"
+
+
 @pytest.mark.parametrize("text", ["/urgent_help", "/inform{\"text\": \"kill myself\"}", " /affirm"])
 def test_button_payloads_are_never_urgent(trained, monkeypatch: pytest.MonkeyPatch, text: str) -> None:
     component = trained[0]

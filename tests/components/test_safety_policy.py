@@ -1,0 +1,89 @@
+"""SafetyFirstPolicy: the emergency reply depends on the safety nets, not on the intent alone."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import pytest
+from rasa.engine.graph import ExecutionContext, GraphSchema
+from rasa.engine.storage.local_model_storage import LocalModelStorage
+from rasa.engine.storage.resource import Resource
+from rasa.shared.core.constants import ACTION_LISTEN_NAME
+from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import ActionExecuted, UserUttered
+from rasa.shared.core.trackers import DialogueStateTracker
+
+from bot.components.safety_policy import INTENT_ONLY_FLOOR, SafetyFirstPolicy, is_urgent
+from bot.components.urgent import INTENT_ONLY_FLOOR as CLASSIFIER_FLOOR
+
+DOMAIN = Domain.from_yaml(
+    """
+version: "3.1"
+intents: [urgent_help, topic_sleep]
+responses:
+  utter_urgent_help: [{text: "112"}]
+  utter_urgent_medical_emergency: [{text: "112 + huisartsenpost"}]
+  utter_urgent_followup: [{text: "ok"}]
+actions: [action_urgent_referral]
+"""
+)
+
+
+def parse(confidence: float, safety: Optional[Dict[str, Any]] = None, with_key: bool = True,
+          intent: str = "urgent_help") -> Dict[str, Any]:
+    data: Dict[str, Any] = {"intent": {"name": intent, "confidence": confidence}, "entities": [], "text": "x"}
+    if with_key and safety is not None:
+        data["safety"] = safety
+    return data
+
+
+NET = {"category": "medical_emergency", "source": "model", "score": 0.9}
+
+
+@pytest.mark.parametrize(
+    "data, expected",
+    [
+        (parse(0.65), False),  # the intent classifier alone, below the floor
+        (parse(0.3, NET), True),  # a safety net fired
+        (parse(1.0), True),  # a button payload /urgent_help or a test story
+        (parse(INTENT_ONLY_FLOOR), True),
+        (parse(0.99, NET, intent="topic_sleep"), False),
+        (None, False),
+    ],
+)
+def test_is_urgent(data: Optional[Dict[str, Any]], expected: bool) -> None:
+    assert is_urgent(data) is expected
+
+
+def test_policy_and_classifier_share_one_floor() -> None:
+    assert INTENT_ONLY_FLOOR == CLASSIFIER_FLOOR
+    assert 0.5 < INTENT_ONLY_FLOOR <= 1.0
+
+
+@pytest.fixture()
+def policy(tmp_path) -> SafetyFirstPolicy:
+    return SafetyFirstPolicy.create(
+        SafetyFirstPolicy.get_default_config(), LocalModelStorage(tmp_path), Resource("safety_first"),
+        ExecutionContext(GraphSchema({}), "test"),
+    )
+
+
+def predicted(policy: SafetyFirstPolicy, data: Dict[str, Any]) -> Optional[str]:
+    event = UserUttered("x", data["intent"], [], parse_data=data)
+    tracker = DialogueStateTracker.from_events("s", [ActionExecuted(ACTION_LISTEN_NAME), event])
+    probabilities = policy.predict_action_probabilities(tracker, DOMAIN).probabilities
+    if max(probabilities) == 0:
+        return None
+    return DOMAIN.action_names_or_texts[probabilities.index(max(probabilities))]
+
+
+def test_policy_ignores_a_low_intent_without_the_nets(policy: SafetyFirstPolicy) -> None:
+    assert predicted(policy, parse(0.65)) is None
+
+
+def test_policy_answers_a_safety_net_hit_with_the_category_reply(policy: SafetyFirstPolicy) -> None:
+    assert predicted(policy, parse(0.4, NET)) == "utter_urgent_medical_emergency"
+
+
+def test_policy_answers_a_sure_intent_without_safety_data(policy: SafetyFirstPolicy) -> None:
+    assert predicted(policy, parse(1.0)) == "utter_urgent_help"
