@@ -10,6 +10,7 @@ Nothing connects at import time.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from typing import Iterator
 
@@ -69,3 +70,37 @@ def postgres_url() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def chromium_path() -> str | None:
+    """Path of Debian's Chromium (the browser tests never run ``playwright install``)."""
+    for candidate in ("chromium", "chromium-headless-shell", "chromium-browser"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """One headless Chromium for the session, driven by Playwright with ``executable_path``.
+
+    Checked before any server starts: without Chromium or playwright the tests using it
+    skip, or FAIL when ``CI`` or ``WEGWIJS_REQUIRE_BROWSER=1`` is set (scripts/install.sh
+    installs chromium and fonts-noto-core with apt-get when it runs as root).
+    """
+    path = chromium_path()
+    if path is None:
+        unavailable("Chromium not found: apt-get install chromium fonts-noto-core (scripts/install.sh does)",
+                    required=require_service("Chromium", "WEGWIJS_REQUIRE_BROWSER"))
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        unavailable("playwright not installed (it is in requirements/lock-py310.txt)",
+                    required=require_service("playwright", "WEGWIJS_REQUIRE_BROWSER"))
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=path, args=["--no-sandbox"])
+        try:
+            yield chromium
+        finally:
+            chromium.close()

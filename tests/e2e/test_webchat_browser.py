@@ -20,8 +20,6 @@ from typing import Iterator
 
 import pytest
 
-from tests.conftest import require_service, unavailable
-from tests.wegwijs.inbox.test_inbox_browser import chromium_path
 from wegwijs.build import RASA_MODEL
 from wegwijs.serve import free_port, running
 from wegwijs.settings import REPO_ROOT, Settings
@@ -46,26 +44,6 @@ GLYPHS_JS = """([chars, font]) => {
     return [h, ink];
   });
 }"""
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    """Chromium, checked first so a machine without it skips before the servers start."""
-    path = chromium_path()
-    if path is None:
-        unavailable("Chromium not found: apt-get install chromium fonts-noto-core (scripts/install.sh does)",
-                    required=require_service("Chromium", "WEGWIJS_REQUIRE_BROWSER"))
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright not installed (it is in requirements/lock-py310.txt)",
-                    required=require_service("playwright", "WEGWIJS_REQUIRE_BROWSER"))
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 @pytest.fixture(scope="module")

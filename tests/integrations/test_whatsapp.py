@@ -268,19 +268,30 @@ def make_config(graph: FakeGraph, **changes: Any) -> WhatsAppConfig:
     return WhatsAppConfig(**values)
 
 
+async def start_server(graph: FakeGraph, session_factory: Any, agent: Optional[FakeAgent] = None,
+                       channel_kwargs: Optional[Dict[str, Any]] = None, **config: Any) -> RasaServer:
+    """A started server whose channel sends to ``graph``; the caller stops it.
+
+    ``channel_kwargs`` go to ``WhatsAppCloudInput`` (e.g. ``templates``, ``clock``);
+    ``config`` overrides ``make_config``.
+    """
+    channel = WhatsAppCloudInput(
+        config=make_config(graph, **config),
+        message_log=MessageLog(session_factory),
+        reply_texts=ReplyTexts(TEXTS),
+        **(channel_kwargs or {}),
+    )
+    server = RasaServer(channel, agent or FakeAgent())
+    await server.start()
+    return server
+
+
 @pytest.fixture
 def make_server(graph: FakeGraph, session_factory: Any):
     """Build and start a server; the test stops it (``await server.stop()``)."""
 
     async def make(agent: Optional[FakeAgent] = None, **config: Any) -> RasaServer:
-        channel = WhatsAppCloudInput(
-            config=make_config(graph, **config),
-            message_log=MessageLog(session_factory),
-            reply_texts=ReplyTexts(TEXTS),
-        )
-        server = RasaServer(channel, agent or FakeAgent())
-        await server.start()
-        return server
+        return await start_server(graph, session_factory, agent, **config)
 
     return make
 

@@ -31,10 +31,10 @@ from tests.integrations.test_whatsapp import (  # noqa: F401  (fixtures)
     RasaServer,
     fixture_body,
     graph,
-    make_config,
     migrated_template,
     rows,
     session_factory,
+    start_server,
 )
 from wegwijs.content.loader import load_registry
 
@@ -94,18 +94,11 @@ def clock() -> Clock:
 
 @pytest.fixture
 def make_server(graph: FakeGraph, session_factory: Any, clock: Clock):  # noqa: F811
+    """test_whatsapp's server with this module's templates and clock, parent speaking Arabic."""
     async def make(agent: Optional[FakeAgent] = None, templates: Optional[Templates] = TEMPLATES,
                    **config: Any) -> RasaServer:
-        channel = WhatsAppCloudInput(
-            config=make_config(graph, **config),
-            message_log=MessageLog(session_factory),
-            reply_texts=ReplyTexts(TEXTS),
-            templates=templates,
-            clock=clock,
-        )
-        srv = RasaServer(channel, agent or FakeAgent(languages={PARENT: "ar"}))
-        await srv.start()
-        return srv
+        return await start_server(graph, session_factory, agent or FakeAgent(languages={PARENT: "ar"}),
+                                  channel_kwargs={"templates": templates, "clock": clock}, **config)
 
     return make
 

@@ -8,27 +8,17 @@ installs it.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 
-from tests.conftest import require_service, unavailable
 from tests.wegwijs.inbox.conftest import ARABIC_WORDS, password_of, seed, start_inbox, stop
 from wegwijs import bootstrap
 from wegwijs.db import migrate
 from wegwijs.settings import REPO_ROOT
 
 ARTIFACTS = REPO_ROOT / "var" / "artifacts" / "inbox"
-
-
-def chromium_path() -> str | None:
-    for candidate in ("chromium", "chromium-headless-shell", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
 
 
 @pytest.fixture
@@ -43,25 +33,6 @@ def served(tmp_path: Path) -> Iterator[tuple[str, dict]]:
         yield url, seeded.refs
     finally:
         stop(proc)
-
-
-@pytest.fixture
-def browser() -> Iterator[object]:
-    path = chromium_path()
-    if path is None:
-        unavailable("Chromium not found: apt-get install chromium fonts-noto-core (scripts/install.sh does)",
-                    required=require_service("Chromium", "WEGWIJS_REQUIRE_BROWSER"))
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        unavailable("playwright not installed (it is in requirements/lock-py310.txt)",
-                    required=require_service("playwright", "WEGWIJS_REQUIRE_BROWSER"))
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=path, args=["--no-sandbox"])
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 def _login(page, url: str, username: str) -> None:
