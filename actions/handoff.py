@@ -221,12 +221,34 @@ class ValidateContactForm(FormValidationAction):
     async def validate_contact_gender(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
+        if slot_value == "any" and self._no_for_another_wish(tracker, "contact_gender"):
+            return self._left_unsaid(tracker, "contact_gender")
         return {"contact_gender": slot_value if slot_value in ("woman", "man", "any") else None}
 
     async def validate_contact_setting(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
+        if slot_value == "any" and self._no_for_another_wish(tracker, "contact_setting"):
+            return self._left_unsaid(tracker, "contact_setting")
         return {"contact_setting": slot_value if slot_value in ("individual", "group", "any") else None}
+
+    @staticmethod
+    def _no_for_another_wish(tracker: Tracker, slot: str) -> bool:
+        """Whether a "no" typed at ``slot``'s question belongs to another contact wish the
+        extractor read in the same message ("tolk nee" at "alone or in a group?"): then it
+        is not "no preference" (the ``from_intent`` mapping of the domain)."""
+        if tracker.get_slot("requested_slot") != slot or latest_intent(tracker) != "deny":
+            return False
+        found = {e.get("entity") for e in (tracker.latest_message or {}).get("entities") or []}
+        return bool(found & (set(CONTACT_SLOTS) - {slot}))
+
+    @staticmethod
+    def _left_unsaid(tracker: Tracker, slot: str) -> dict[str, Any]:
+        """The parent answered a later question instead: ``slot`` stays "niet gezegd" and
+        is not asked again (counted as asked :data:`MAX_ASKS` times)."""
+        asked = dict(tracker.get_slot("asked") or {})
+        asked[slot] = max(int(asked.get(slot, 0)), MAX_ASKS)
+        return {slot: None, "asked": asked}
 
     async def validate_interpreter(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -320,7 +342,10 @@ class ActionCreateReferral(Action):
         # routing (wegwijs.routing): the role of the person it went to and the gemeente's
         # promised working days; the first name / language of out.contact is not worded yet
         contact = out.contact
-        person_type = (contact.role if contact is not None and contact.role else None) or data.person_type or "either"
+        asked_for = data.person_type if data.person_type in PERSON_TYPES else None  # never "not_said" to a parent
+        person_type = (contact.role if contact is not None and contact.role else None) or asked_for or "either"
+        if person_type not in PERSON_TYPES:
+            person_type = "either"
         dispatcher.utter_message(
             response="utter_referral_done",
             person_label=pack.label("person_type", person_type),

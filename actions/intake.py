@@ -35,13 +35,16 @@ from wegwijs.tips import select_tips
 MAX_ASKS = 2
 #: Intents that are never an answer to an intake question: the form keeps the facts of
 #: the message, then lets the interruption rules answer it.
-INTERRUPTIONS = ("out_of_scope", "thanks", "bot_challenge", "request_human", "change_language",
+INTERRUPTIONS = ("thanks", "bot_challenge", "request_human", "change_language",
                  "delete_my_data", "goodbye")
 #: Interruption intents that are only politeness when the message also answered the question.
 ANSWER_WITH_THANKS = ("thanks",)
 #: Below this confidence a topic intent on a message that answered the open question is
 #: not treated as an interruption ("4 en 11" misread as a topic).
 TOPIC_INTERRUPTION_CONFIDENCE = 0.6
+#: The same for out_of_scope: "wij wonen in scheveningen" (the gemeente) read as a housing
+#: question at 0.64 is an answer; "we live in Utrecht, how do I get a bigger house?" is both.
+OUT_OF_SCOPE_INTERRUPTION_CONFIDENCE = 0.8
 #: At this intent confidence an affirm/deny to the privacy question is taken as is; below
 #: it the typed yes/no words (parsing.yml answer_words.consent) are checked too.
 CONSENT_SURE = 0.9
@@ -131,6 +134,8 @@ def interruption_events(tracker: Tracker, form: str, answered: bool) -> list[dic
     if intent in INTERRUPTIONS:
         return [ActionExecutionRejected(form)]
     if topic_of_intent(intent) and (not answered or latest_confidence(tracker) >= TOPIC_INTERRUPTION_CONFIDENCE):
+        return [ActionExecutionRejected(form)]
+    if intent == "out_of_scope" and (not answered or latest_confidence(tracker) >= OUT_OF_SCOPE_INTERRUPTION_CONFIDENCE):
         return [ActionExecutionRejected(form)]
     return []
 
@@ -420,8 +425,9 @@ class ActionAskMunicipality(AskAction):
 def _topic_events(tracker: Tracker, *, from_button: bool | None = None) -> dict[str, Any]:
     """Slots that remember a topic raised by the latest message, if any.
 
-    The topic waits in ``topic`` for its tips; it enters ``topics`` (the referral's list)
-    when the parent chose it with a button or the classifier was confident.
+    The topic waits in ``topic`` for its tips and enters ``topics`` (the referral's list)
+    only when the parent chose it with a button or the classifier was confident
+    (:data:`TOPIC_CONFIDENCE`); an unsure topic is not kept (no tips on a guess).
     """
     intent = latest_intent(tracker)
     topic = topic_of_intent(intent)
@@ -430,7 +436,12 @@ def _topic_events(tracker: Tracker, *, from_button: bool | None = None) -> dict[
     text = (tracker.latest_message or {}).get("text") or ""
     button = is_payload(text) if from_button is None else from_button
     topics = list(tracker.get_slot("topics") or [])
-    if (button or latest_confidence(tracker) >= TOPIC_CONFIDENCE) and topic not in topics:
+    sure = button or latest_confidence(tracker) >= TOPIC_CONFIDENCE
+    if not sure:
+        # "hoi ik heb vraag over consultatiebureau" read as sexual health at 0.45: no tips on
+        # a guess; the words are kept, and after the intake the parent picks from the menu
+        return {"concern_text": remember_concern(tracker)}
+    if topic not in topics:
         topics.append(topic)
     return {"topic": topic, "topics": topics, "concern_text": remember_concern(tracker)}
 
@@ -454,7 +465,8 @@ class ActionRememberTopic(Action):
         waiting = tracker.get_slot("topic")
         if topic == "child_removal_fear" and waiting and waiting != topic:
             found.pop("topic")  # the fear is answered now; the question asked before keeps its tips
-        if topic == "child_removal_fear":
+        if topic_of_intent(latest_intent(tracker)) == "child_removal_fear":
+            # reassured even when the classifier was unsure: the words cost nothing if not needed
             dispatcher.utter_message(response="utter_reassure_child_removal")
         elif topic and loop:
             dispatcher.utter_message(response="utter_topic_noted", topic_title=pack_for(tracker).topics.get(topic, topic))

@@ -17,6 +17,9 @@ class ActionSetLanguage(Action):
 
     Reads the fastText result the NLU pipeline put into the message
     (``language: {code, confidence}``) and applies :func:`wegwijs.language.choose_language`.
+    A language named with an interpreter ("yes arabic interpreter") is the interpreter's
+    language, not a choice of the conversation's language.
+
     Also resets ``fallback_count`` once a message is understood again.
     """
 
@@ -36,7 +39,7 @@ class ActionSetLanguage(Action):
             detected=detected.get("code"),
             confidence=float(detected.get("confidence") or 0.0),
             text=text,
-            choice=latest_entity(tracker, "language_choice"),
+            choice=None if latest_entity(tracker, "interpreter") is not None else latest_entity(tracker, "language_choice"),
             supported=s.registry.supported,
             default=s.registry.reference,
             scripts={c: script_of(p.meta.name) or "" for c, p in s.packs.items()},

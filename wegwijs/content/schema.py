@@ -131,6 +131,10 @@ class Parsing(BaseModel):
     weeks_words: list[str] = Field(default_factory=list)
     #: words that make a number a clock time ("uur", "o'clock", "pm")
     hour_words: list[str] = Field(default_factory=list)
+    #: words right before a number that make it a clock time, with "after"/"before" up to
+    #: two words before them ("بعد از ساعت ۴" = after 16:00); unlike ``hour_words`` never
+    #: read after the number ("روزی ۵ ساعت" is 5 hours a day)
+    clock_words: list[str] = Field(default_factory=list)
     #: "after"/"from" and "before"/"until" (contact times)
     after_words: list[str] = Field(default_factory=list)
     before_words: list[str] = Field(default_factory=list)

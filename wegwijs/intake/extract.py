@@ -53,6 +53,7 @@ class Words:
     pregnancy_words: set[str] = field(default_factory=set)
     connectors: set[str] = field(default_factory=set)
     hour_words: set[str] = field(default_factory=set)
+    clock_words: set[str] = field(default_factory=set)
     after_words: set[str] = field(default_factory=set)
     before_words: set[str] = field(default_factory=set)
     time_words: dict[str, set[str]] = field(default_factory=dict)  # morning/afternoon/... → words
@@ -76,7 +77,7 @@ class Words:
             for attr, key in (
                 ("months_words", "months_words"), ("weeks_words", "weeks_words"), ("age_words", "age_words"),
                 ("pregnancy_words", "pregnancy_words"), ("connectors", "number_connectors"),
-                ("hour_words", "hour_words"), ("after_words", "after_words"), ("before_words", "before_words"),
+                ("hour_words", "hour_words"), ("clock_words", "clock_words"), ("after_words", "after_words"), ("before_words", "before_words"),
                 ("preference_cues", "preference_cues"), ("negation_words", "negation_words"),
                 ("rather_than_words", "rather_than_words"), ("count_words", "count_words"),
                 ("negated_after_words", "negated_after_words"), ("refuse_storage_words", "refuse_storage_words"),
@@ -413,12 +414,18 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
             nxt = [t for t in rest[:2] if t not in words.hour_words][:1]
             is_after = bool(nxt) and nxt[0] in words.after_words and nxt[0] not in POSTPOSITION_EXCLUDED
             is_before = not is_after and bool(nxt) and nxt[0] in words.before_words and nxt[0] not in POSTPOSITION_EXCLUDED
+        clock = before in words.clock_words
+        if clock and not (is_after or is_before):
+            # "بعد از ساعت ۴" (after, from, o'clock 4): the cue stands one or two words before the clock word
+            lead = [t for t, _ in toks[max(0, idx - 3):idx - 1]]
+            is_after = any(t in words.after_words for t in lead)
+            is_before = not is_after and any(t in words.before_words for t in lead)
         cue_at = idx - 1 if before in words.after_words or before in words.before_words else idx - 2
         if (is_after or is_before) and cue_at > 0 and toks[cue_at - 1][0] in words.negation_words:
             is_after, is_before = is_before, is_after  # "not after 5" = before 17:00, "niet voor 10" = after
         if after in words.age_words or after in words.months_words or after in words.weeks_words:
             continue  # "after 3 years", "na 4 jaar": a duration or an age, not a clock time
-        is_hour = after in words.hour_words or (before in words.hour_words and before not in ("am", "u"))
+        is_hour = after in words.hour_words or (before in words.hour_words and before not in ("am", "u")) or clock
         minutes = None
         if idx + 1 < len(toks) and toks[idx + 1][1] is not None and (n, f"{toks[idx + 1][1]:02d}") in {
             (h, m) for h, m in hhmm
