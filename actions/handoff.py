@@ -12,7 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import in_thread, is_payload, latest_intent, pack_for, remember_concern, words_for
 from actions.intake import (
-    MAX_ASKS, AskAction, asked_count, consent_withdrawn, fills_a_slot, gives_a_fact, interruption_events, still_asked,
+    MAX_ASKS, AskAction, ReadsTheLastAnswer, asked_count, consent_withdrawn, fills_a_slot, gives_a_fact, interruption_events, still_asked,
 )
 from wegwijs import handoff
 from wegwijs.intake.extract import answer_for, extract
@@ -53,7 +53,7 @@ def closes_contact_questions(tracker: Tracker) -> bool:
             and (tracker.get_slot("consent") == "yes" or tracker.get_slot("handoff_consent") is True))
 
 
-class ValidateContactForm(FormValidationAction):
+class ValidateContactForm(ReadsTheLastAnswer, FormValidationAction):
     """The contact questions: typed answers to the open question, nothing asked twice.
 
     The intake consent counts for the handoff; without it, the parent is asked once
@@ -74,7 +74,8 @@ class ValidateContactForm(FormValidationAction):
         slots = still_asked(tracker, domain_slots)
         if closes_contact_questions(tracker):
             slots = [s for s in slots if s not in OPTIONAL_CONTACT_SLOTS or tracker.get_slot(s) is not None]
-        if tracker.get_slot("consent") == "yes":
+        if tracker.get_slot("consent") == "yes" or tracker.get_slot("urgent_reference"):
+            # an urgent referral was passed on already: the contact wishes join it (ActionCreateReferral)
             return [s for s in slots if s != "handoff_consent"]
         if tracker.get_slot("handoff_consent") is False or (
             tracker.get_slot("handoff_consent") is None and asked_count(tracker, "handoff_consent") >= MAX_ASKS
@@ -111,14 +112,32 @@ class ValidateContactForm(FormValidationAction):
             logger.exception("handoff.update_failed")
 
     def _typed(self, tracker: Tracker, slot: str) -> dict[str, Any]:
-        if tracker.get_slot("requested_slot") != slot:
-            return {}
+        requested = tracker.get_slot("requested_slot")
+        if requested != slot:
+            return self._wish_said_early(tracker, slot, requested)
         text = (tracker.latest_message or {}).get("text") or ""
         if is_payload(text) or latest_intent(tracker) == "deny":
             return {}
         if any(e.get("entity") == slot for e in (tracker.latest_message or {}).get("entities", [])):
             return {}  # the extractor read it already ("klantmanager or someone else, doesn't matter" → either)
         value = answer_for(text, words_for(tracker), slot, TYPED_VALUES[slot])
+        return {slot: value} if value else {}
+
+    def _wish_said_early(self, tracker: Tracker, slot: str, requested: Any) -> dict[str, Any]:
+        """A one- or two-word answer that is a man/woman or alone/group wish, typed while
+        another contact question is open ("ሰበይቲ", a woman, at "klantmanager or
+        sleutelpersoon?"): kept for ``slot`` when it does not answer the open question.
+        "Doesn't matter" is never taken this way (it answers the open question)."""
+        if slot not in ("contact_gender", "contact_setting") or requested not in CONTACT_SLOTS:
+            return {}
+        text = ((tracker.latest_message or {}).get("text") or "").strip()
+        if (not text or is_payload(text) or tracker.get_slot(slot) is not None or len(text.split()) > 2
+                or latest_intent(tracker) not in TIME_ANSWER_INTENTS):
+            return {}
+        words = words_for(tracker)
+        if requested in TYPED_VALUES and answer_for(text, words, requested, TYPED_VALUES[requested]):
+            return {}
+        value = answer_for(text, words, slot, tuple(v for v in TYPED_VALUES[slot] if v != "any"))
         return {slot: value} if value else {}
 
     def _time_said_early(self, tracker: Tracker, requested: str) -> dict[str, Any]:
@@ -320,7 +339,12 @@ class ActionAskInterpreter(AskAction):
 
 
 class ActionCreateReferral(Action):
-    """Stores the referral with its Dutch summary and tells the parent what happens next."""
+    """Stores the referral with its Dutch summary and tells the parent what happens next.
+
+    After an urgent referral in the same conversation (slot ``urgent_reference``) nothing
+    new is stored: the contact wishes, topics and questions are added to that referral
+    and the parent gets its reference (no second case for the staff, no second caller).
+    """
 
     def name(self) -> str:
         return "action_create_referral"
@@ -328,12 +352,17 @@ class ActionCreateReferral(Action):
     async def run(
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
-        if tracker.get_slot("consent") != "yes" and not tracker.get_slot("handoff_consent"):
+        urgent = tracker.get_slot("urgent_reference")
+        if tracker.get_slot("consent") != "yes" and not tracker.get_slot("handoff_consent") and not urgent:
             dispatcher.utter_message(response="utter_referral_not_stored")
             return [SlotSet("offered_person", False), *[SlotSet(s, None) for s in CONTACT_SLOTS]]
         data = handoff.referral_from_slots(tracker.sender_id, tracker.current_slot_values(), urgent_reason=None)
         try:
-            out = await in_thread(handoff.store_referral, data)
+            # one point of contact: after an urgent referral, a request for a person in the
+            # same conversation joins it (its person already knows the family)
+            out = await in_thread(handoff.update_referral, str(urgent), data) if urgent else None
+            if out is None:
+                out = await in_thread(handoff.store_referral, data)
         except Exception:  # the database is down: say so, lose nothing the parent said (it stays in the tracker)
             logger.exception("handoff.referral.store_failed")
             dispatcher.utter_message(response="utter_referral_failed")
@@ -386,4 +415,5 @@ class ActionUrgentReferral(Action):
             dispatcher.utter_message(response="utter_referral_failed")
             return [SlotSet("concern_text", slots["concern_text"])]
         dispatcher.utter_message(response="utter_urgent_referral", reference=out.reference)
-        return [SlotSet("concern_text", slots["concern_text"]), SlotSet("referral_reference", out.reference)]
+        return [SlotSet("concern_text", slots["concern_text"]), SlotSet("referral_reference", out.reference),
+                SlotSet("urgent_reference", out.reference)]

@@ -10,6 +10,7 @@ of scope), and (c) stops asking a question after two tries (every question can b
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from contextvars import ContextVar
 from dataclasses import fields
 from datetime import datetime, timezone
 from typing import Any
@@ -57,9 +58,40 @@ def asked_count(tracker: Tracker, slot: str) -> int:
     return int((tracker.get_slot("asked") or {}).get(slot, 0))
 
 
+#: True while a form validation action reads and validates the latest message (not while
+#: it picks the next question): the answer to a question asked for the second time is still
+#: read ("alone" after "yes" at "alone or in a group?"). A ContextVar: each request of the
+#: action server runs in its own task.
+READING_ANSWER: ContextVar[bool] = ContextVar("reading_answer", default=False)
+
+
 def still_asked(tracker: Tracker, slots: list[str]) -> list[str]:
-    """``slots`` without those asked twice and still unanswered (left as "niet gezegd")."""
-    return [s for s in slots if not (tracker.get_slot(s) is None and asked_count(tracker, s) >= MAX_ASKS)]
+    """``slots`` without those asked twice and still unanswered (left as "niet gezegd").
+
+    While the latest message is read (:data:`READING_ANSWER`), the open question stays in:
+    the message may be the answer to its second ask."""
+    open_question = tracker.get_slot("requested_slot") if READING_ANSWER.get() else None
+    return [s for s in slots
+            if s == open_question or not (tracker.get_slot(s) is None and asked_count(tracker, s) >= MAX_ASKS)]
+
+
+class ReadsTheLastAnswer:
+    """Mixin for a ``FormValidationAction`` whose ``required_slots`` uses :func:`still_asked`:
+    extraction and validation run with :data:`READING_ANSWER` set."""
+
+    async def get_extraction_events(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        token = READING_ANSWER.set(True)
+        try:
+            return await super().get_extraction_events(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            READING_ANSWER.reset(token)
+
+    async def get_validation_events(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        token = READING_ANSWER.set(True)
+        try:
+            return await super().get_validation_events(*args, **kwargs)  # type: ignore[misc]
+        finally:
+            READING_ANSWER.reset(token)
 
 
 def fills_a_slot(events: list[dict[str, Any]]) -> bool:
@@ -198,7 +230,7 @@ def consent_reconsidered(dispatcher: CollectingDispatcher, tracker: Tracker) -> 
     return []
 
 
-class ValidateIntakeForm(FormValidationAction):
+class ValidateIntakeForm(ReadsTheLastAnswer, FormValidationAction):
     """Validates the intake answers; every question can be skipped, none is asked twice."""
 
     def name(self) -> str:

@@ -159,7 +159,8 @@ class ActionAskLanguageOk(Action):
       word that parents of another language type ("salam", "selam") adds that language;
     - otherwise the welcome says which language it will write in, with that language,
       Dutch and English as buttons (Persian and Dari: both, the detector mixes them up);
-    - a language we do not support yet gets the full language menu.
+    - a language we do not support yet, or a message without letters (an emoji), gets
+      the full language menu.
     The parent may also just go on writing: any answer confirms the language.
     """
 
@@ -190,6 +191,10 @@ class ActionAskLanguageOk(Action):
             choices = list(dict.fromkeys(latin_word_languages(text) + script_choices(script)))[:MAX_CHOICES]
             if choices:
                 dispatcher.utter_message(response="utter_language_choice_short", buttons=language_buttons(choices))
+                return []
+            if not any(ch.isalpha() for ch in text):
+                # "😢", "👍", "?": no letters, no script to go by: every language, each in its own name
+                dispatcher.utter_message(response="utter_ask_language_choice", buttons=language_menu_buttons())
                 return []
         offer = confusable_with(current) + ["nl", "en"]
         dispatcher.utter_message(response="utter_ask_language_ok", buttons=language_buttons(offer))

@@ -99,12 +99,12 @@ def store_referral(data: ReferralIn) -> ReferralOut:
 
 
 def update_referral(reference: str, data: ReferralIn) -> ReferralOut | None:
-    """Add later contact wishes to a stored referral (:func:`service.update_contact`).
+    """Add later contact wishes, topics and questions to a stored referral (:func:`service.update_contact`).
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused it.
     """
-    return service.update_contact(bootstrap.get_session_factory(), reference, data)
+    return service.update_contact(bootstrap.get_session_factory(), reference, data, names=bootstrap.get_dutch_names())
 
 
 def delete_conversation_data(conversation_id: str) -> int:

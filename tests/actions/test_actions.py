@@ -385,6 +385,21 @@ async def test_contact_wishes_after_an_urgent_referral_reach_it(db) -> None:
     assert "WhatsApp" in out.summary_nl or "whatsapp" in out.summary_nl.lower()
 
 
+async def test_a_request_for_a_person_after_an_urgent_referral_joins_it(db) -> None:
+    events = await ActionUrgentReferral().run(
+        CollectingDispatcher(), make_tracker("mijn baby wordt niet wakker en is heel koud", "urgent_help", sender_id="p-join",
+                                             slots={"language": "nl"}, safety={"category": "medical_emergency"}), {})
+    reference = _slots(events)["urgent_reference"]
+    d = CollectingDispatcher()
+    t = make_tracker("een man is prima", "inform", sender_id="p-join",   # no consent to store was ever given
+                     slots={"language": "nl", "urgent_reference": reference, "referral_reference": reference,
+                            "person_type": "klantmanager", "contact_gender": "man", "topics": ["wellbeing"]})
+    events = await ActionCreateReferral().run(d, t, {})
+    assert _keys(d) == ["utter_referral_done"] and _slots(events)["referral_reference"] == reference
+    [stored] = [r for r in service.list_referrals(bootstrap.get_session_factory(), actor="test") if r.conversation_id == "p-join"]
+    assert (stored.urgency, stored.person_type, stored.contact_gender, stored.topics) == ("urgent", "klantmanager", "man", ["wellbeing"])
+
+
 async def test_urgent_referral_says_so_when_the_database_is_down(tmp_path) -> None:
     from wegwijs.settings import Settings
 
@@ -657,3 +672,57 @@ async def test_a_short_first_message_in_another_script_is_answered_in_that_scrip
     assert _slots(await ActionSetLanguage().run(d, t, {}))["language"] == "ti"  # the script's first language
     t = make_tracker("salam", "greet", slots={"language": None}, language={"code": "nl", "confidence": 0.98})
     assert _slots(await ActionSetLanguage().run(d, t, {}))["language"] == "en"  # several languages type it
+
+
+async def test_a_one_word_wish_typed_at_another_contact_question_is_kept() -> None:
+    v = ValidateContactForm()
+    d = CollectingDispatcher()
+    t = make_tracker("ሰበይቲ", "nlu_fallback", slots={"language": "ti", "requested_slot": "person_type"})
+    assert await v.extract_contact_gender(d, t, {}) == {"contact_gender": "woman"}
+    assert await v.extract_contact_setting(d, t, {}) == {}
+    # "doesn't matter" answers the open question, not the other one; a known wish stays
+    t = make_tracker("maakt niet uit", "inform", slots={"language": "nl", "requested_slot": "person_type"})
+    assert await v.extract_contact_gender(d, t, {}) == {}
+    t = make_tracker("man", "inform", slots={"language": "nl", "requested_slot": "contact_channel", "contact_gender": "woman"})
+    assert await v.extract_contact_gender(d, t, {}) == {}
+
+
+async def test_tolk_nee_at_the_group_question_is_not_no_preference() -> None:
+    v = ValidateContactForm()
+    t = make_tracker("tolk nee", "deny", slots={"language": "nl", "requested_slot": "contact_setting", "asked": {"contact_setting": 1}},
+                     entities=[{"entity": "interpreter", "value": False}])
+    out = await v.validate_contact_setting("any", CollectingDispatcher(), t, {})
+    assert out["contact_setting"] is None and out["asked"]["contact_setting"] == 2
+    t = make_tracker("nee", "deny", slots={"language": "nl", "requested_slot": "contact_setting"})
+    assert await v.validate_contact_setting("any", CollectingDispatcher(), t, {}) == {"contact_setting": "any"}
+
+
+async def test_an_emoji_first_message_gets_every_language() -> None:
+    from actions.language import ActionAskLanguageOk
+
+    d = CollectingDispatcher()
+    await ActionAskLanguageOk().run(d, make_tracker("😢", "nlu_fallback", language={"code": "en", "confidence": 0.3}), {})
+    assert _keys(d) == ["utter_ask_language_choice"]
+    assert len([b for b in d.messages[0]["buttons"] if "language_choice" in b["payload"]]) == 10
+
+
+async def test_a_language_named_with_an_interpreter_does_not_switch_the_conversation() -> None:
+    t = make_tracker("yes arabic interpreter", "inform", slots={"language": "en", "language_name": "English"},
+                     entities=[{"entity": "language_choice", "value": "ar"}, {"entity": "interpreter", "value": True}],
+                     language={"code": "en", "confidence": 0.9})
+    assert "language" not in _slots(await ActionSetLanguage().run(CollectingDispatcher(), t, {}))
+
+
+async def test_the_answer_to_a_question_asked_the_second_time_is_still_read() -> None:
+    from actions.intake import still_asked
+
+    v = ValidateContactForm()
+    slots = {"language": "en", "requested_slot": "contact_setting", "person_type": "klantmanager",
+             "consent": "yes", "asked": {"contact_setting": 2}}
+    domain = {"forms": {"contact_form": {"required_slots": ["person_type", "contact_setting", "interpreter"]}}}
+    events = await v.run(CollectingDispatcher(), make_tracker("alone", "inform", slots=slots), domain)
+    assert _slots(events)["contact_setting"] == "individual"
+    # not answered the second time: no value, and the question is left when the next one is chosen
+    t = make_tracker("hmm", "nlu_fallback", slots=slots)
+    assert "contact_setting" not in _slots(await v.run(CollectingDispatcher(), t, domain))
+    assert still_asked(t, ["person_type", "contact_setting", "interpreter"]) == ["person_type", "interpreter"]

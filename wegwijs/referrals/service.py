@@ -362,9 +362,13 @@ UPDATABLE_FIELDS = (
 )
 
 
-def update_contact(session_factory: sessionmaker, reference: str, data: ReferralIn) -> ReferralOut | None:
+def update_contact(
+    session_factory: sessionmaker, reference: str, data: ReferralIn, *, names: DutchNames | None = None
+) -> ReferralOut | None:
     """Add what the parent said after a referral was stored (e.g. "only WhatsApp, never call")
     to that referral; values already stored are replaced only by new ones, never by "not said".
+    Topics and out-of-scope questions raised since are added to those stored (``names``
+    gives the Dutch topic names; without it the ids are stored as names).
 
     ``concern_text`` is left as stored: for an urgent referral it holds the danger sentence the
     summary quotes, and later contact answers must not take its place.
@@ -381,6 +385,17 @@ def update_contact(session_factory: sessionmaker, reference: str, data: Referral
             if value in (None, [], "not_said"):
                 continue
             setattr(row, name, list(value) if isinstance(value, list) else value)
+        names = names or DutchNames()
+        topics = list(row.topics or [])
+        new_topics = [t for t in data.topics if t not in topics]
+        if new_topics:
+            row.topics = topics + new_topics
+            row.topics_nl = list(row.topics_nl or []) + [names.topic(t) for t in new_topics]
+        questions = list(row.out_of_scope_questions or [])
+        known = {q.get("text") for q in questions}
+        added = [q.dict() for q in data.out_of_scope_questions if q.text not in known]
+        if added:
+            row.out_of_scope_questions = questions + added
         session.flush()
         return ReferralOut.from_model(row)
 
