@@ -81,9 +81,12 @@ def chromium_path() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """One headless Chromium for the session, driven by Playwright with ``executable_path``.
+    """One headless Chromium per test module, driven by Playwright with ``executable_path``.
+
+    Module scope, never session: Playwright's sync API keeps an event loop running until it
+    exits, and every later ``asyncio.run`` (the channel and outbox tests) would fail.
 
     Checked before any server starts: without Chromium or playwright the tests using it
     skip, or FAIL when ``CI`` or ``WEGWIJS_REQUIRE_BROWSER=1`` is set (scripts/install.sh
