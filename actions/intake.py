@@ -79,19 +79,19 @@ class ReadsTheLastAnswer:
     """Mixin for a ``FormValidationAction`` whose ``required_slots`` uses :func:`still_asked`:
     extraction and validation run with :data:`READING_ANSWER` set."""
 
-    async def get_extraction_events(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    @staticmethod
+    async def _reading(step: Any) -> list[dict[str, Any]]:
         token = READING_ANSWER.set(True)
         try:
-            return await super().get_extraction_events(*args, **kwargs)  # type: ignore[misc]
+            return await step
         finally:
             READING_ANSWER.reset(token)
 
+    async def get_extraction_events(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        return await self._reading(super().get_extraction_events(*args, **kwargs))  # type: ignore[misc]
+
     async def get_validation_events(self, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
-        token = READING_ANSWER.set(True)
-        try:
-            return await super().get_validation_events(*args, **kwargs)  # type: ignore[misc]
-        finally:
-            READING_ANSWER.reset(token)
+        return await self._reading(super().get_validation_events(*args, **kwargs))  # type: ignore[misc]
 
 
 def fills_a_slot(events: list[dict[str, Any]]) -> bool:
