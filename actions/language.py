@@ -134,6 +134,26 @@ def confusable_with(code: str | None) -> list[str]:
         if code in group:
             return [code, *[c for c in group if c != code]]
     return [code] if code else []
+#: The choice after a short message asks its question in at most this many of the
+#: languages offered (one line each): "سلام" alone cannot tell Arabic from Pashto.
+PROMPT_LANGUAGES = 4
+
+
+def choice_prompt(codes: list[str]) -> str:
+    """``utter_language_choice_short`` in each of the first :data:`PROMPT_LANGUAGES`
+    distinct languages of ``codes`` (in menu order, the languages that type the word first), one line each: a parent
+    who typed "سلام" is asked in Arabic, Persian, Dari and Pashto, not in a guess."""
+    s = store()
+    lines: list[str] = []
+    for code in dict.fromkeys(c for c in codes if c in s.packs):
+        text = s.packs[code].responses["utter_language_choice_short"].text
+        if text not in lines:
+            lines.append(text)
+        if len(lines) == PROMPT_LANGUAGES:
+            break
+    return "\n".join(lines)
+
+
 #: At most this many languages on one choice (a WhatsApp list holds 10 rows, one is "other").
 MAX_CHOICES = 9
 #: A first message with at most this many words is "too short to tell".
@@ -190,7 +210,8 @@ class ActionAskLanguageOk(Action):
             # Persian, Dari, Pashto, Somali), then the rest of the script's languages
             choices = list(dict.fromkeys(latin_word_languages(text) + script_choices(script)))[:MAX_CHOICES]
             if choices:
-                dispatcher.utter_message(response="utter_language_choice_short", buttons=language_buttons(choices))
+                dispatcher.utter_message(response="utter_language_choice_short", buttons=language_buttons(choices),
+                                         text=choice_prompt(choices))
                 return []
             if not any(ch.isalpha() for ch in text):
                 # "😢", "👍", "?": no letters, no script to go by: every language, each in its own name

@@ -555,6 +555,12 @@ async def test_a_first_message_too_short_to_tell_gets_the_languages_of_its_scrip
     assert _keys(d) == ["utter_language_choice_short"]
     codes = [b["payload"].split('"')[3] for b in d.messages[0]["buttons"] if "language_choice" in b["payload"]]
     assert codes == options
+    # the question itself in each of the first languages offered, not in one guess ("سلام" is not only Pashto)
+    from wegwijs.content.store import content_store
+
+    lines = d.messages[0]["text"].split("\n")
+    expected = list(dict.fromkeys(content_store().pack(c).responses["utter_language_choice_short"].text for c in options))[:4]
+    assert lines == expected and len(lines) >= 2
 
 
 async def test_persian_and_dari_are_offered_together() -> None:
