@@ -66,10 +66,34 @@ def topic_of_intent(intent: str | None) -> str | None:
     return None
 
 
+#: Intents whose short messages are no concern in the parent's words ("yes", "ok thanks").
+BARE_INTENTS = ("affirm", "deny", "thanks", "greet", "goodbye")
+#: Up to this many words such a message (or a bare answer word) is left out of ``concern_text``.
+BARE_WORDS = 3
+
+
+def bare_answer(tracker: Tracker) -> bool:
+    """Whether the latest message is only a yes/no/thanks or a bare answer to a contact
+    question ("alone", "a woman", "whatsapp"): nothing a person needs to read as the
+    parent's concern (it is in the summary's fields, or it was no answer at all)."""
+    from wegwijs.intake.extract import answer_for
+
+    msg = tracker.latest_message or {}
+    text = msg.get("text") or ""
+    intent = latest_intent(tracker) or ""
+    if len(text.split()) > BARE_WORDS or msg.get("safety") or intent == "urgent_help" or intent.startswith("topic_"):
+        return False  # danger and a topic in a few words are always kept
+    if intent in BARE_INTENTS:
+        return True
+    words = words_for(tracker)
+    return any(answer_for(text, words, slot, list(values)) for slot, values in words.answers.items())
+
+
 def remember_concern(tracker: Tracker) -> list[dict[str, str]]:
-    """The ``concern_text`` slot plus the latest message in the parent's own words."""
+    """The ``concern_text`` slot plus the latest message in the parent's own words
+    (not a bare answer, see :func:`bare_answer`); the last 5 are kept."""
     concern = list(tracker.get_slot("concern_text") or [])
     text = (tracker.latest_message or {}).get("text") or ""
-    if text and not is_payload(text) and all(c.get("text") != text for c in concern):
+    if text and not is_payload(text) and not bare_answer(tracker) and all(c.get("text") != text for c in concern):
         concern.append({"text": text[:1000], "lang": tracker.get_slot("language") or "und"})
     return concern[-5:]

@@ -732,3 +732,15 @@ async def test_the_answer_to_a_question_asked_the_second_time_is_still_read() ->
     t = make_tracker("hmm", "nlu_fallback", slots=slots)
     assert "contact_setting" not in _slots(await v.run(CollectingDispatcher(), t, domain))
     assert still_asked(t, ["person_type", "contact_setting", "interpreter"]) == ["person_type", "interpreter"]
+
+
+@pytest.mark.parametrize("text, intent, kept", [
+    ("yes", "affirm", False), ("ok thanks", "thanks", False), ("alone", "inform", False), ("a woman", "inform", False),
+    ("pills", "urgent_help", True), ("school problems", "topic_school", True),
+    ("my son does not sleep and cries every night", "affirm", True), ("blabla", "inform", True),
+])
+async def test_a_bare_answer_is_not_kept_as_the_parents_concern(text, intent, kept) -> None:
+    from actions.common import remember_concern
+
+    concern = remember_concern(make_tracker(text, intent, slots={"language": "en"}))
+    assert ([c["text"] for c in concern] == [text]) is kept
