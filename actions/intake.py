@@ -529,9 +529,17 @@ class ActionNoteOutOfScope(Action):
 FACT_ENTITIES = frozenset(f.name for f in fields(Extraction)) - {"numbers"} | {"language_choice"}
 
 
+#: Open questions at which bare numbers are the children's ages given early (the
+#: ``numbers`` mapping of ``children_ages`` in bot/domain.yml).
+NUMBERS_ARE_AGES_AT = ("consent",)
+
+
 def gives_a_fact(tracker: Tracker) -> bool:
-    """Whether the latest message has an intake-fact entity (:data:`FACT_ENTITIES`)."""
+    """Whether the latest message has an intake-fact entity (:data:`FACT_ENTITIES`), or
+    bare numbers where they are the ages given early (:data:`NUMBERS_ARE_AGES_AT`)."""
     found = {e.get("entity") for e in (tracker.latest_message or {}).get("entities") or []}
+    if "numbers" in found and tracker.get_slot("requested_slot") in NUMBERS_ARE_AGES_AT:
+        return True
     return bool(found & FACT_ENTITIES)
 
 
@@ -539,8 +547,8 @@ class ActionNotUnderstood(Action):
     """An answer inside a form we could not read: say so; the second time in a row, offer a person.
 
     A message that gave another fact than the one asked (kept by the global slot
-    mappings) was understood: nothing is said, it is not kept as an unread concern, and
-    the form asks its open question again.
+    mappings) was understood: it is acknowledged ("Thank you, I have noted that."), not
+    kept as an unread concern, and the form asks its open question again.
     """
 
     def name(self) -> str:
@@ -552,6 +560,7 @@ class ActionNotUnderstood(Action):
         from actions.fallback import misunderstood
 
         if gives_a_fact(tracker):
+            dispatcher.utter_message(response="utter_fact_noted")
             return []
         return misunderstood(dispatcher, tracker, "utter_answer_not_understood")
 

@@ -654,7 +654,16 @@ async def test_another_fact_is_not_a_misunderstanding() -> None:
 
     d = CollectingDispatcher()
     t = make_tracker("we wonen in Den Bosch", "inform", entities=[{"entity": "municipality", "value": "'s-Hertogenbosch"}])
-    assert await ActionNotUnderstood().run(d, t, {}) == [] and d.messages == []
+    assert await ActionNotUnderstood().run(d, t, {}) == [] and _keys(d) == ["utter_fact_noted"]
+    # "2 and 5" at the privacy question: the ages, early (bot/domain.yml maps them), not "sorry"
+    d = CollectingDispatcher()
+    t = make_tracker("2 and 5", "inform", entities=[{"entity": "numbers", "value": [2, 5]}], slots={"requested_slot": "consent"})
+    assert await ActionNotUnderstood().run(d, t, {}) == [] and _keys(d) == ["utter_fact_noted"]
+    d = CollectingDispatcher()
+    t = make_tracker("2 and 5", "inform", entities=[{"entity": "numbers", "value": [2, 5]}], slots={"requested_slot": "contact_times"})
+    await ActionNotUnderstood().run(d, t, {})
+    assert _keys(d) == ["utter_answer_not_understood"]
+    d = CollectingDispatcher()
     events = await ActionNotUnderstood().run(d, make_tracker("blabla", "inform"), {})
     assert _keys(d) == ["utter_answer_not_understood"] and "concern_text" in _slots(events)
 
