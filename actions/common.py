@@ -97,3 +97,16 @@ def remember_concern(tracker: Tracker) -> list[dict[str, str]]:
     if text and not is_payload(text) and not bare_answer(tracker) and all(c.get("text") != text for c in concern):
         concern.append({"text": text[:1000], "lang": tracker.get_slot("language") or "und"})
     return concern[-5:]
+
+
+def home_check_events(dispatcher: Any, tracker: Tracker) -> list[dict[str, Any]]:
+    """Asks once per conversation whether the parent and the children are safe at home
+    (``utter_home_safety_check``: Veilig Thuis, 112, a person) when an earlier message had
+    a ``home_check`` phrase of ``safety.yml`` ("my husband is angry all the time"): slot
+    ``home_check`` "due" → "done". No emergency reply: the message was not urgent."""
+    from rasa_sdk.events import SlotSet
+
+    if tracker.get_slot("home_check") != "due":
+        return []
+    dispatcher.utter_message(response="utter_home_safety_check")
+    return [SlotSet("home_check", "done")]

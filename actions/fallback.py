@@ -8,7 +8,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import pack_for, remember_concern
+from actions.common import home_check_events, pack_for, remember_concern
 
 #: Misunderstandings in a row before a person is offered.
 OFFER_HUMAN_AFTER = 2
@@ -91,6 +91,7 @@ class ActionFallback(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         events = misunderstood(dispatcher, tracker, "utter_not_understood", offer_topics=True)
+        events += home_check_events(dispatcher, tracker)
         if not any(e.get("name") == "offered_person" for e in events):
             events.append(SlotSet("offered_person", False))
         return events + end_of_turn(tracker)

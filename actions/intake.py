@@ -20,6 +20,7 @@ from rasa_sdk.events import ActionExecutionRejected, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
+    home_check_events,
     is_payload,
     latest_confidence,
     latest_intent,
@@ -651,6 +652,8 @@ class ActionGoOn(Action):
 class ActionAfterIntake(Action):
     """After the intake: tips for the waiting topic and the children's ages, then the offer of a person; else the menu.
 
+    A ``home_check`` due (:func:`actions.common.home_check_events`) is asked first.
+
     A tips block (topic and age group) is never sent twice in a conversation; when all
     fitting blocks were sent, the parent is offered a person instead.
     """
@@ -662,9 +665,10 @@ class ActionAfterIntake(Action):
         self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> list[dict[str, Any]]:
         topic = tracker.get_slot("topic")
+        home = home_check_events(dispatcher, tracker)  # "is everyone safe at home?" before the menu or tips
         if not topic:
             topic_menu(dispatcher, tracker)
-            return [SlotSet("offered_person", False), SlotSet("intake_done", True)]
+            return home + [SlotSet("offered_person", False), SlotSet("intake_done", True)]
         s = store()
         pack = pack_for(tracker)
         title = pack.topics.get(topic, topic)
@@ -688,5 +692,5 @@ class ActionAfterIntake(Action):
         if fresh and topic not in topics:
             topics.append(topic)  # the parent raised it and got tips on it
         dispatcher.utter_message(response="utter_ask_want_person")
-        return [SlotSet("topic", None), SlotSet("topics", topics), SlotSet("tips_given", given),
-                SlotSet("offered_person", True), SlotSet("intake_done", True)]
+        return home + [SlotSet("topic", None), SlotSet("topics", topics), SlotSet("tips_given", given),
+                       SlotSet("offered_person", True), SlotSet("intake_done", True)]

@@ -20,7 +20,9 @@ class ActionSetLanguage(Action):
     A language named with an interpreter ("yes arabic interpreter") is the interpreter's
     language, not a choice of the conversation's language.
 
-    Also resets ``fallback_count`` once a message is understood again.
+    Also resets ``fallback_count`` once a message is understood again, and sets
+    ``home_check`` to "due" on the first message with a ``home_check`` phrase
+    (:func:`actions.common.home_check_events` asks the question).
     """
 
     def name(self) -> str:
@@ -57,6 +59,8 @@ class ActionSetLanguage(Action):
         understood = bool(msg.get("entities")) or intent not in ("nlu_fallback", "inform")
         if understood and (tracker.get_slot("fallback_count") or 0) > 0:
             events.append(SlotSet("fallback_count", 0.0))
+        if msg.get("home_check") and not tracker.get_slot("home_check"):
+            events.append(SlotSet("home_check", "due"))  # asked by the next reply that gives tips or a menu
         if tracker.get_slot("delete_pending") and intent not in ("affirm", "deny"):
             events.append(SlotSet("delete_pending", False))  # the delete question was not answered
         return events

@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 SAFETY_FILE = "safety.yml"
 #: Top-level list of ``safety.yml`` whose phrases silence every keyword of a message.
 CONTEXT_FIELD = "not_urgent_context"
+#: Top-level list of ``safety.yml``: signs that home may not be safe, no emergency
+#: ("my husband is angry all the time"): a gentle question whether everyone is safe, once.
+HOME_CHECK_FIELD = "home_check"
 
 @dataclass(frozen=True)
 class Keyword:
@@ -113,7 +116,8 @@ class KeywordMatcher:
     """
 
     def __init__(
-        self, keywords: Iterable[Keyword], not_urgent: Iterable[Keyword] = (), context: Iterable[Keyword] = ()
+        self, keywords: Iterable[Keyword], not_urgent: Iterable[Keyword] = (), context: Iterable[Keyword] = (),
+        home_check: Iterable[Keyword] = (),
     ) -> None:
         """Builds a matcher; keywords that normalise to ``""`` are ignored.
 
@@ -128,8 +132,12 @@ class KeywordMatcher:
                 is fine"), news or a film, a school project, a joke ("haha", "😂"). Only
                 the keyword net is silenced: the learned net still reads the message. A
                 phrase without letters or digits (an emoji) is looked for in the raw text.
+            home_check: phrases (``safety.yml`` top-level ``home_check``) that are no
+                emergency but a sign that home may not be safe ("my husband is angry all
+                the time", "I am afraid of him"): :meth:`home_check_match`.
         """
         self.keywords: list[Keyword] = [k for k in keywords if k.normalised]
+        self.home_check: list[Keyword] = [k for k in home_check if k.normalised]
         self.not_urgent: list[Keyword] = [k for k in not_urgent if k.normalised]
         context = list(context)
         self.context: list[Keyword] = [k for k in context if k.normalised]
@@ -149,6 +157,15 @@ class KeywordMatcher:
                 return symbol
         return None
 
+    def home_check_match(self, text: str) -> Keyword | None:
+        """The first ``home_check`` phrase found in ``text`` (same matching rules as the
+        keywords), or None; None too when a ``not_urgent_context`` phrase (a film, a joke)
+        is in the message."""
+        normalised = normalise(text)
+        if not normalised or self.context_veto(text, normalised) is not None:
+            return None
+        return next((k for k in self.home_check if k.found_in(normalised)), None)
+
     @classmethod
     def from_mapping(cls, per_language: Mapping[str, Mapping[str, Any]]) -> KeywordMatcher:
         """Builds a matcher from parsed ``safety.yml`` documents.
@@ -166,10 +183,11 @@ class KeywordMatcher:
         keywords: list[Keyword] = []
         not_urgent: list[Keyword] = []
         context: list[Keyword] = []
+        home_check: list[Keyword] = []
         for lang in sorted(per_language):
             document = per_language[lang] or {}
             if isinstance(document, Mapping):
-                for field, into in (("not_urgent", not_urgent), (CONTEXT_FIELD, context)):
+                for field, into in (("not_urgent", not_urgent), (CONTEXT_FIELD, context), (HOME_CHECK_FIELD, home_check)):
                     for term in document.get(field) or []:
                         if not isinstance(term, str):
                             raise ValueError(f"{lang}: {field}: {term!r} is not a string")
@@ -178,7 +196,7 @@ class KeywordMatcher:
             if not isinstance(categories, Mapping):
                 raise ValueError(f"{lang}: safety keywords must be a mapping of categories")
             for category, entry in categories.items():
-                if entry is None or category in ("not_urgent", CONTEXT_FIELD):
+                if entry is None or category in ("not_urgent", CONTEXT_FIELD, HOME_CHECK_FIELD):
                     continue
                 if not isinstance(entry, Mapping):
                     raise ValueError(f"{lang}: safety category {category!r} must have keywords/misspellings lists")
@@ -187,7 +205,7 @@ class KeywordMatcher:
                         if not isinstance(term, str):
                             raise ValueError(f"{lang}: {category}.{field}: {term!r} is not a string")
                         keywords.append(Keyword.make(term, str(category), lang))
-        return cls(keywords, not_urgent, context)
+        return cls(keywords, not_urgent, context, home_check)
 
     @classmethod
     def from_dir(cls, languages_dir: Path) -> KeywordMatcher:

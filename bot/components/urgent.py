@@ -41,7 +41,10 @@ the output property ``safety`` =
 ``{"category", "source": "model"|"keywords"|"both", "score", "keyword"?, "lang"?}``
 (``category`` is None when the category model is unsure; the keyword's category wins),
 and an entity ``urgent_category`` spanning the text (for the slot of the same name).
-Otherwise ``safety`` is None (left out of the parse result) and no entity is added.
+Otherwise ``safety`` is None (left out of the parse result) and no entity is added; a
+message with a ``home_check`` phrase of ``safety.yml`` (no emergency, but home may not be
+safe: "my husband is angry all the time") gets the output property
+``home_check = {"phrase", "lang"}``, and the actions ask once whether everyone is safe.
 Button payloads (text starting with ``/``) are never urgent.
 
 **The intent classifier alone** (``urgent_help`` from LogisticRegressionClassifier, no
@@ -94,6 +97,9 @@ logger = logging.getLogger(__name__)
 
 #: Message property set by this component (an output property; None when not urgent).
 SAFETY = "safety"
+#: Output property on a message that is not urgent but has a ``home_check`` phrase of
+#: ``safety.yml`` ("my husband is angry all the time"): ``{"phrase", "lang"}``.
+HOME_CHECK = "home_check"
 #: Entity added to urgent messages (mapped to the slot ``urgent_category``).
 URGENT_ENTITY = "urgent_category"
 #: The five safety categories (languages/registry.yml ``safety_categories``).
@@ -694,6 +700,9 @@ class UrgentClassifier(GraphComponent, IntentClassifier):
             by_intent = self._intent_alone(message)
             if not by_intent:
                 message.set(SAFETY, None, add_to_output=True)
+                home = self.matcher.home_check_match(text)
+                if home is not None:  # no emergency, but is everyone safe at home? (asked once)
+                    message.set(HOME_CHECK, {"phrase": home.text, "lang": home.lang}, add_to_output=True)
                 return
         if match is not None:
             category: Optional[Text] = match.category

@@ -24,14 +24,17 @@ def make_tracker(
     confidence: float = 0.9,
     events: list[dict[str, Any]] | None = None,
     active_loop: str | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> Tracker:
-    """A rasa-sdk tracker whose latest message is ``text`` classified as ``intent``."""
+    """A rasa-sdk tracker whose latest message is ``text`` classified as ``intent``
+    (``extra``: more output properties of the message, e.g. ``home_check``)."""
     latest = {
         "text": text,
         "intent": {"name": intent, "confidence": confidence},
         "entities": entities or [],
         "language": language or {"code": "en", "confidence": 0.9},
         "safety": safety,
+        **(extra or {}),
     }
     return Tracker.from_dict(
         {

@@ -753,3 +753,24 @@ async def test_a_bare_answer_is_not_kept_as_the_parents_concern(text, intent, ke
 
     concern = remember_concern(make_tracker(text, intent, slots={"language": "en"}))
     assert ([c["text"] for c in concern] == [text]) is kept
+
+
+async def test_a_sign_of_trouble_at_home_gets_the_safety_question_once() -> None:
+    from actions.fallback import ActionFallback
+    from actions.language import ActionSetLanguage
+
+    events = await ActionSetLanguage().run(CollectingDispatcher(), make_tracker(
+        "my husband very angry all the time", "topic_parenting_confidence",
+        extra={"home_check": {"phrase": "husband very angry", "lang": "en"}}), {})
+    assert _slots(events)["home_check"] == "due"
+    d = CollectingDispatcher()
+    t = make_tracker("ok", "affirm", slots={"topic": "school", "children_ages": [7], "home_check": "due"})
+    slots = _slots(await ActionAfterIntake().run(d, t, {}))
+    assert _keys(d) == ["utter_home_safety_check", "utter_tips_intro", None, "utter_ask_want_person"]
+    assert slots["home_check"] == "done"
+    d = CollectingDispatcher()
+    await ActionAfterIntake().run(d, make_tracker("ok", "affirm", slots={"topic": "school", "home_check": "done"}), {})
+    assert "utter_home_safety_check" not in _keys(d)
+    d = CollectingDispatcher()
+    await ActionFallback().run(d, make_tracker("hmm he is like that", "nlu_fallback", slots={"home_check": "due"}), {})
+    assert _keys(d)[-1] == "utter_home_safety_check"
