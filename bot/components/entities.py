@@ -51,7 +51,7 @@ from rasa.engine.recipes.default_recipe import DefaultV1Recipe
 from rasa.engine.storage.resource import Resource
 from rasa.engine.storage.storage import ModelStorage
 from rasa.nlu.extractors.extractor import EntityExtractorMixin
-from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
+from rasa.shared.nlu.constants import ENTITIES, INTENT, INTENT_NAME_KEY, INTENT_RANKING_KEY, PREDICTED_CONFIDENCE_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 
 from bot.components.language_id import LANGUAGE, LANGUAGE_CODE, LANGUAGE_CONFIDENCE
@@ -79,15 +79,34 @@ UNSURE_CONFIDENCE = 0.6
 #: a short message read as a topic at least this surely keeps its topic ("school 8"
 #: is both)
 SURE_TOPIC = 0.8
+#: Each of two topics at least this sure makes a fallback "two close topics" (did you mean).
+CLOSE_TOPIC_CONFIDENCE = 0.3
 
 
-def reread_intent(intent: Dict[str, Any], facts: Dict[str, Any], text: str) -> Optional[str]:
+def two_close_topics(ranking: Optional[List[Dict[str, Any]]]) -> bool:
+    """Whether the first two intents of the ranking (``nlu_fallback`` left out) are topics,
+    each at least :data:`CLOSE_TOPIC_CONFIDENCE`: a topical message the classifier could
+    not choose between ("the kids don't know their father, my son of 10 never talks to
+    him": family reunification or talking with your child)."""
+    top = [r for r in ranking or [] if r.get(INTENT_NAME_KEY) != "nlu_fallback"][:2]
+    return len(top) == 2 and all(
+        str(r.get(INTENT_NAME_KEY) or "").startswith("topic_")
+        and float(r.get(PREDICTED_CONFIDENCE_KEY) or 0.0) >= CLOSE_TOPIC_CONFIDENCE for r in top)
+
+
+def reread_intent(intent: Dict[str, Any], facts: Dict[str, Any], text: str,
+                  ranking: Optional[List[Dict[str, Any]]] = None) -> Optional[str]:
     """The intent a message should have instead of the classifier's, or None to keep it.
+
+    A fallback between two close topics (:func:`two_close_topics`) in a message longer
+    than a short answer stays ``nlu_fallback`` even when it also gives a fact: the
+    fallback action then asks "did you mean X or Y?" with both as buttons.
 
     Args:
         intent: the classifier's ``{"name", "confidence"}``.
         facts: the intake facts found in the message (``detected_language`` excluded).
         text: the message.
+        ranking: the classifier's intent ranking (``[{"name", "confidence"}]``), if any.
 
     Returns:
         ``"inform"`` for a short or unsure message that gives intake facts, or a
@@ -98,6 +117,8 @@ def reread_intent(intent: Dict[str, Any], facts: Dict[str, Any], text: str) -> O
     confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
     if name == "change_language" and facts.get("interpreter") is not None:
         return "inform"  # "yes interpreter pls, tigrinya": the language is the interpreter's
+    if facts and name == "nlu_fallback" and len(text.split()) > SHORT_ANSWER_WORDS and two_close_topics(ranking):
+        return None
     if facts and name not in KEEP_INTENTS:
         if len(text.split()) <= SHORT_ANSWER_WORDS and not (name.startswith("topic_") and confidence >= SURE_TOPIC):
             return "inform"
@@ -194,7 +215,7 @@ class IntakeEntityExtractor(GraphComponent, EntityExtractorMixin):
                 message.set(INTENT, {INTENT_NAME_KEY: "inform", PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
             else:
                 intent = message.get(INTENT) or {}
-                better = reread_intent(intent, facts, text)
+                better = reread_intent(intent, facts, text, message.get(INTENT_RANKING_KEY))
                 if better:
                     message.set(INTENT, {INTENT_NAME_KEY: better,
                                          PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0},

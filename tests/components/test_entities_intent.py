@@ -27,3 +27,15 @@ def _i(name: str, confidence: float) -> dict:
 ])
 def test_reread_intent(intent, facts, text, expected) -> None:
     assert reread_intent(intent, facts, text) == expected
+
+
+def test_a_fallback_between_two_close_topics_stays_a_fallback_with_a_fact() -> None:
+    fallback = {"name": "nlu_fallback", "confidence": 0.3}
+    close = [{"name": "nlu_fallback", "confidence": 0.3}, {"name": "topic_family_reunification", "confidence": 0.47},
+             {"name": "topic_talking_with_child", "confidence": 0.47}]
+    text = "the kids dont know their father, my son of 10 never talks with him"
+    assert reread_intent(fallback, {"children_ages": [10]}, text, close) is None  # "did you mean" follows
+    assert reread_intent(fallback, {"children_ages": [10]}, "10 jaar", close) == "inform"  # a short answer stays one
+    unsure = [{"name": "nlu_fallback", "confidence": 0.3}, {"name": "topic_school", "confidence": 0.2},
+              {"name": "inform", "confidence": 0.18}]
+    assert reread_intent(fallback, {"children_ages": [10]}, text, unsure) == "inform"
