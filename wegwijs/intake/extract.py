@@ -514,9 +514,36 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
 def _preference(norm: str, words: Words, slot: str, context: bool, bounds: frozenset[int] = frozenset()) -> str | None:
     values = words.answers.get(slot) or {}
     found = _chosen_value(norm, {k: v for k, v in values.items() if k != "any"}, words, bounds)
+    if found and slot == "contact_setting" and found[0] == "individual" and _only_before_gender(norm, found[1], words):
+        return None  # "یوازې ښځه", "alleen een vrouw": only a woman, not "alone"
     if found and (context or found.strong):
         return found[0]
     return None
+
+
+def _only_before_gender(norm: str, word: str, words: Words) -> bool:
+    """Whether every occurrence of the setting word ``word`` is followed at once (a filler
+    word such as "een"/"a" allowed) by a man/woman word: then it means "only" ("alleen een
+    vrouw", "یوازې ښځه" = only a woman), not "alone"."""
+    genders = {w for ws in (words.answers.get("contact_gender") or {}).values() for w in ws}
+    if not genders:
+        return False
+    starts = [m.start() for m in re.finditer(re.escape(word), norm)]
+    if not starts:
+        return False
+    for start in starts:
+        after = norm[start + len(word):].split()
+        if after and after[0] in ONLY_FILLERS:
+            after = after[1:]
+        following = " ".join(after[:3])
+        if not any(following == g or following.startswith(g + " ") for g in genders):
+            return False
+    return True
+
+
+#: Words between "only" and "woman" ("alleen een vrouw", "sadece bir kadın") in the languages
+#: that write an article there.
+ONLY_FILLERS = frozenset({"een", "bir"})
 
 
 def _interpreter(norm: str, words: Words) -> bool | None:

@@ -172,3 +172,15 @@ def test_recall_report(capsys) -> None:
                   f"   invented {row.get('invented', 0)}")
     for lang, row in table.items():
         assert row.get("found", 0) / row["expected"] >= 0.5, (lang, row)
+
+
+@pytest.mark.parametrize("lang, text, setting, gender", [
+    ("ps", "یوازې ښځه، زما شمېرې ته زنګ مه وهئ", None, None),       # "only a woman": no setting said
+    ("nl", "alleen een vrouw graag", None, "woman"),
+    ("nl", "alleen, geen groep", "individual", None),
+    ("en", "alone please, a woman", "individual", "woman"),
+])
+def test_only_a_woman_is_no_wish_to_be_alone(lang: str, text: str, setting: str | None, gender: str | None) -> None:
+    found = extract(text, words(lang), open_question="contact_gender")
+    assert found.contact_setting == setting
+    assert gender is None or found.contact_gender == gender
