@@ -14,6 +14,9 @@ asked) would be validated as an answer first. ``SafetyFirstPolicy`` outranks it:
    action, so the numbers reach the parent even when the action server is down;
    when the previous user message was urgent in the same category and got the numbers
    ("the ambulance is coming", "she is breathing again"), ``utter_urgent_followup`` instead;
+   ``utter_urgent_followup`` too for a not-urgent goodbye, thanks or unread message
+   right after the numbers (:data:`AFTER_URGENT_INTENTS`: "the ambulance took him, now he
+   is fine" had been read as a goodbye and answered "goodbye, take care");
 2. after that response, ``action_urgent_referral`` (the urgent warme overdracht; when it
    fails the parent already has the numbers);
 3. then ``action_listen``: the conversation resumes where it was on the next message (an
@@ -50,6 +53,10 @@ INTENT_ONLY_FLOOR = _URGENT_INTENT_FLOOR
 GENERIC_RESPONSE = "utter_urgent_help"
 FOLLOWUP_RESPONSE = "utter_urgent_followup"
 REFERRAL_ACTION = "action_urgent_referral"
+#: Intents of a not-urgent message right after the numbers that get ``utter_urgent_followup``
+#: (a status, "thank you", a goodbye or an unread message: "help is here, he is ok now"; a
+#: yes is left to the form: it may answer the question asked before the emergency).
+AFTER_URGENT_INTENTS = frozenset({"goodbye", "thanks", "nlu_fallback"})
 
 
 def is_urgent(parse_data: Optional[Dict[str, Any]], floor: float = INTENT_ONLY_FLOOR) -> bool:
@@ -120,7 +127,15 @@ class SafetyFirstPolicy(Policy):
         latest_action = tracker.latest_action_name
         if latest_action == ACTION_LISTEN_NAME:
             message = tracker.latest_message
-            if message is None or not self._is_urgent(message):
+            if message is None:
+                return None
+            if not self._is_urgent(message):
+                # "the ambulance took him, now he is fine, we are at the hospital" read as a
+                # goodbye or not understood, right after the numbers: the follow-up, not "bye"
+                intent = ((message.parse_data or {}).get("intent") or {}).get("name")
+                if intent in AFTER_URGENT_INTENTS and self._previous_urgent_category(tracker) is not None \
+                        and FOLLOWUP_RESPONSE in domain.action_names_or_texts:
+                    return FOLLOWUP_RESPONSE
                 return None
             category = urgent_category(message)
             if self._previous_urgent_category(tracker) in (category, "_any") and category is not None:

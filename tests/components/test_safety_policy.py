@@ -19,7 +19,7 @@ from bot.components.urgent import INTENT_ONLY_FLOOR as CLASSIFIER_FLOOR
 DOMAIN = Domain.from_yaml(
     """
 version: "3.1"
-intents: [urgent_help, topic_sleep]
+intents: [urgent_help, topic_sleep, goodbye, affirm]
 responses:
   utter_urgent_help: [{text: "112"}]
   utter_urgent_medical_emergency: [{text: "112 + huisartsenpost"}]
@@ -87,3 +87,17 @@ def test_policy_answers_a_safety_net_hit_with_the_category_reply(policy: SafetyF
 
 def test_policy_answers_a_sure_intent_without_safety_data(policy: SafetyFirstPolicy) -> None:
     assert predicted(policy, parse(1.0)) == "utter_urgent_help"
+
+
+@pytest.mark.parametrize("intent, expected", [("goodbye", "utter_urgent_followup"), ("affirm", None), ("topic_sleep", None)])
+def test_a_status_right_after_the_numbers_gets_the_follow_up(policy: SafetyFirstPolicy, intent: str, expected) -> None:
+    urgent = parse(0.9, NET)
+    status = parse(0.92, intent=intent)
+    events = [ActionExecuted(ACTION_LISTEN_NAME), UserUttered("x", urgent["intent"], [], parse_data=urgent),
+              ActionExecuted("utter_urgent_medical_emergency"), ActionExecuted("action_urgent_referral"),
+              ActionExecuted(ACTION_LISTEN_NAME), UserUttered("y", status["intent"], [], parse_data=status)]
+    probabilities = policy.predict_action_probabilities(DialogueStateTracker.from_events("s", events), DOMAIN).probabilities
+    got = DOMAIN.action_names_or_texts[probabilities.index(max(probabilities))] if max(probabilities) else None
+    assert got == expected
+    # without the emergency before it, a goodbye is left to the rules
+    assert predicted(policy, status) is None
