@@ -302,6 +302,54 @@ class MessageLog:
             return False
         return True
 
+    def hold(self, conversation_id: str, payload: Mapping[str, Any], max_held: int) -> Optional[str]:
+        """Store one message held for ``conversation_id`` (``held_messages``); keeps at most
+        ``max_held`` per parent by deleting the oldest.
+
+        Returns:
+            The ``type`` of the message dropped to make room, or None.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or written.
+        """
+        import sqlalchemy as sa
+
+        from wegwijs.db.models import HeldMessage
+
+        dropped: Optional[str] = None
+        with self.session_factory.begin() as session:
+            rows = session.execute(
+                sa.select(HeldMessage.id, HeldMessage.payload)
+                .where(HeldMessage.channel == self.channel, HeldMessage.conversation_id == conversation_id)
+                .order_by(HeldMessage.id)
+            ).all()
+            if len(rows) >= max_held:
+                oldest = rows[0]
+                dropped = str((oldest.payload or {}).get("type", "unknown"))
+                session.execute(sa.delete(HeldMessage).where(HeldMessage.id == oldest.id))
+            session.add(HeldMessage(channel=self.channel, conversation_id=conversation_id[:255], payload=dict(payload)))
+        return dropped
+
+    def take_held(self, conversation_id: str) -> List[Dict[str, Any]]:
+        """Remove and return the messages held for ``conversation_id``, oldest first.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or written.
+        """
+        import sqlalchemy as sa
+
+        from wegwijs.db.models import HeldMessage
+
+        with self.session_factory.begin() as session:
+            rows = session.execute(
+                sa.select(HeldMessage.id, HeldMessage.payload)
+                .where(HeldMessage.channel == self.channel, HeldMessage.conversation_id == conversation_id)
+                .order_by(HeldMessage.id)
+            ).all()
+            if rows:
+                session.execute(sa.delete(HeldMessage).where(HeldMessage.id.in_([r.id for r in rows])))
+        return [dict(r.payload) for r in rows]
+
     def last_inbound(self, conversation_id: str) -> Optional[datetime]:
         """When the newest message of ``conversation_id`` on this channel was stored.
 
@@ -718,8 +766,9 @@ class Reengagement:
 
     - A message to a parent whose window is closed (a person's late reply, a reminder)
       is not sent: the parent gets the template of their language, and the message is
-      held in memory (at most ``max_held`` per parent) until the parent writes again,
-      then sent before their message goes to Rasa.
+      held in the database (``held_messages``, at most ``max_held`` per parent; in memory
+      only while the database is down) until the parent writes again, also after a
+      restart, then sent before their message goes to Rasa.
     - A ``failed`` status with error 131047 on a message we sent is retried once as the
       template (the row ``<wamid>#reengage`` makes it once, also for a redelivered
       status); the failed message, when still in memory, is held as above.
@@ -790,14 +839,18 @@ class Reengagement:
         return wamid is not None
 
     async def _hold(self, recipient_id: str, message: Dict[str, Any]) -> None:
-        held = self._held.setdefault(recipient_id, [])
+        """Store the message in ``held_messages``; in memory only while the database is down."""
         kind = str(message.get("type", "unknown"))
-        if len(held) >= self.max_held:
-            dropped = held.pop(0)
+        try:
+            dropped = await asyncio.to_thread(self.message_log.hold, recipient_id, message, self.max_held)
+        except Exception:
+            logger.exception("whatsapp.held_not_stored to=%s (kept in memory)", pseudonym(recipient_id))
+            held = self._held.setdefault(recipient_id, [])
+            dropped = str(held.pop(0).get("type", "unknown")) if len(held) >= self.max_held else None
+            held.append(message)
+        if dropped is not None:
             logger.error("whatsapp.held_dropped to=%s max=%d", pseudonym(recipient_id), self.max_held)
-            await self._record(f"held_dropped:{uuid.uuid4().hex}",
-                               f"held_dropped_{dropped.get('type', 'unknown')}")
-        held.append(message)
+            await self._record(f"held_dropped:{uuid.uuid4().hex}", f"held_dropped_{dropped}")
         await self._record(f"held:{uuid.uuid4().hex}", f"held_{kind}")
 
     async def _send_template(self, recipient_id: str, reason: str) -> bool:
@@ -846,8 +899,14 @@ class Reengagement:
         await self._send_template(recipient_id, REENGAGEMENT_ERROR)
 
     async def release(self, sender: str) -> None:
-        """The parent wrote: send what was held for them (the window is open again)."""
-        held = self._held.pop(sender, None)
+        """The parent wrote: send what was held for them (the window is open again), the
+        stored messages first (also those held before a restart), then any kept in memory."""
+        try:
+            stored = await asyncio.to_thread(self.message_log.take_held, sender)
+        except Exception:
+            logger.exception("whatsapp.held_not_read to=%s (they stay stored)", pseudonym(sender))
+            stored = []
+        held = stored + self._held.pop(sender, [])
         self._template_sent.pop(sender, None)
         if not held:
             return

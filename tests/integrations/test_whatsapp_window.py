@@ -173,6 +173,38 @@ async def test_window_survives_a_restart_through_the_database(
         await restarted.stop()
 
 
+async def test_held_messages_survive_a_restart_and_are_erased_with_the_parents_data(
+    make_server: Any, graph: FakeGraph, clock: Clock, session_factory: Any
+) -> None:
+    import sqlalchemy as sa
+
+    from wegwijs.db.models import HeldMessage
+    from wegwijs.referrals.repository import delete_for_conversation
+
+    first = await make_server()
+    try:
+        assert (await first.post(text_body("wamid.in1")))[0] == 200
+        clock.later(25)
+        await late_reply(first, "Anna: ik bel u morgen.")      # window closed: held, template out
+    finally:
+        await first.stop()
+    with session_factory() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(HeldMessage)).scalar_one() == 1
+    restarted = await make_server()                             # nothing in memory
+    try:
+        assert (await restarted.post(text_body("wamid.in2", text="ok")))[0] == 200
+        assert graph.texts() == ["Anna: ik bel u morgen."]      # delivered by the new process
+        assert kinds(session_factory)[-1] == "held_delivered_text"
+        clock.later(25)
+        await late_reply(restarted, "Nog een vraag?")
+    finally:
+        await restarted.stop()
+    with session_factory.begin() as session:                    # "delete my data": held text goes too
+        delete_for_conversation(session=session, conversation_id=PARENT)
+    with session_factory() as session:
+        assert session.execute(sa.select(sa.func.count()).select_from(HeldMessage)).scalar_one() == 0
+
+
 async def test_a_parent_who_never_wrote_gets_the_default_language_template(
     server: RasaServer, graph: FakeGraph, session_factory: Any
 ) -> None:

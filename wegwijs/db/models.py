@@ -170,6 +170,29 @@ class ChannelMessage(Base):
         return f"<ChannelMessage {self.channel} {self.kind} id={self.id}>"
 
 
+class HeldMessage(Base):
+    """A WhatsApp message to a parent held until they write again (``integrations.whatsapp``).
+
+    Outside WhatsApp's 24-hour window only a template may be sent: the message itself (a
+    person's late reply, a reminder) waits here and goes out, in ``id`` order, when the
+    parent writes. Stored, not kept in memory, so a restart loses nothing. ``payload`` is
+    the Graph API message body, text included (personal data): "delete my data" erases the
+    rows of the conversation, ``wegwijs purge`` those past retention.
+    """
+
+    __tablename__ = "held_messages"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id = sa.Column(sa.Integer, primary_key=True)
+    channel = sa.Column(sa.String(20), nullable=False)
+    conversation_id = sa.Column(sa.String(255), nullable=False, index=True)
+    created_at = sa.Column(UTCDateTime(), nullable=False, index=True, default=utcnow)
+    payload = sa.Column(sa.JSON, nullable=False)
+
+    def __repr__(self) -> str:  # no personal data in reprs
+        return f"<HeldMessage {self.channel} id={self.id}>"
+
+
 class OutboxMessage(Base):
     """A notification of a referral waiting to be sent, or sent (``wegwijs.outbox``).
 

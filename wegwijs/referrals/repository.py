@@ -12,7 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from wegwijs.db.models import AccessLog, ChannelMessage, Referral, ReferralNote, utcnow
+from wegwijs.db.models import AccessLog, ChannelMessage, HeldMessage, Referral, ReferralNote, utcnow
 
 
 def create(*, session: Session, referral: Referral) -> Referral:
@@ -69,10 +69,15 @@ def delete_for_conversation(*, session: Session, conversation_id: str) -> int:
     """Delete every referral of one conversation ("delete my data"); return how many.
 
     The conversation's channel rows (voice notes: media id and sender) lose both links;
-    their WhatsApp message ids stay so a redelivery is still not processed twice.
+    their WhatsApp message ids stay so a redelivery is still not processed twice. Messages
+    held for the parent outside WhatsApp's 24-hour window (``held_messages``) are deleted.
     Staff notes on those referrals (personal data) are deleted with them.
     """
     _delete_notes(session=session, condition=Referral.conversation_id == conversation_id)
+    session.execute(
+        sa.delete(HeldMessage).where(HeldMessage.conversation_id == conversation_id)
+        .execution_options(synchronize_session=False)
+    )
     session.execute(
         sa.update(ChannelMessage)
         .where(ChannelMessage.conversation_id == conversation_id)
@@ -99,12 +104,15 @@ def count_older_than(*, session: Session, cutoff: datetime) -> int:
 def purge_older_than(*, session: Session, cutoff: datetime) -> int:
     """Delete referrals created before ``cutoff`` (aware datetime); return how many.
 
-    Channel rows (webhook ids, voice-note media ids) older than ``cutoff`` go too, and
-    so do the staff notes on the deleted referrals.
+    Channel rows (webhook ids, voice-note media ids) and held WhatsApp messages older than
+    ``cutoff`` go too, and so do the staff notes on the deleted referrals.
     """
     _delete_notes(session=session, condition=Referral.created_at < cutoff)
     session.execute(
         sa.delete(ChannelMessage).where(ChannelMessage.received_at < cutoff).execution_options(synchronize_session=False)
+    )
+    session.execute(
+        sa.delete(HeldMessage).where(HeldMessage.created_at < cutoff).execution_options(synchronize_session=False)
     )
     result = session.execute(
         sa.delete(Referral)
