@@ -56,7 +56,10 @@ def referral_from_slots(
         times_text = times
     interpreter = slots.get("interpreter")
     municipality = slots.get("municipality")
-    consent_at = slots.get("consent_at")
+    # consent_at is the time of the parent's choice, a yes or a no: only a yes (the intake
+    # consent or the handoff consent) is consent to share
+    agreed = slots.get("consent") == "yes" or slots.get("handoff_consent") is True
+    consent_at = slots.get("consent_at") if agreed else None
     person_type = slots.get("person_type")
     topics = list(slots.get("topics") or [])
     months = slots.get("pregnancy_months")

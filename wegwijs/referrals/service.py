@@ -359,6 +359,8 @@ def create_referral(
 UPDATABLE_FIELDS = (
     "person_type", "contact_channel", "contact_times", "contact_times_text", "contact_gender",
     "contact_setting", "interpreter_needed", "municipality", "children_ages", "children_count",
+    # consent given after an urgent referral (the privacy question came later) counts from then
+    "consent_at", "pregnancy_months",
 )
 
 

@@ -159,3 +159,15 @@ def test_load_dutch_names_rejects_wrong_shape(tmp_path: Path) -> None:
     (tmp_path / "nl" / "topics.yml").write_text("- school\n- health\n", encoding="utf-8")
     with pytest.raises(ValueError, match="topics"):
         load_dutch_names(tmp_path)
+
+
+def test_a_refusal_is_never_shown_as_consent() -> None:
+    from wegwijs.handoff import referral_from_slots
+
+    refused = referral_from_slots("c1", {"consent": "no", "consent_at": "2026-12-03T10:00:00+00:00", "person_type": "klantmanager"},
+                                  urgent_reason="violence_at_home")
+    assert refused.consent_at is None  # the time of a "no" is not a time of consent
+    text = render_summary_nl(_referral(urgency="urgent", urgency_reason="violence_at_home", consent_at=None))
+    assert "Toestemming om te delen: niet gegeven; doorgegeven omdat er gevaar kan zijn (de privacytekst zegt dit)" in text
+    agreed = referral_from_slots("c1", {"consent": "yes", "consent_at": "2026-12-03T10:00:00+00:00"}, urgent_reason=None)
+    assert agreed.consent_at is not None
