@@ -129,6 +129,9 @@ class Parsing(BaseModel):
     age_words: list[str] = Field(default_factory=list)
     #: words for "week(s)" (a baby of 6 weeks is 0; "30 weeks pregnant")
     weeks_words: list[str] = Field(default_factory=list)
+    #: words after a number that make it a duration, never a child's age ("3 dagen koorts",
+    #: "3 maalin ayuu qandho qabaa": three days of fever)
+    duration_words: list[str] = Field(default_factory=list)
     #: words that make a number a clock time ("uur", "o'clock", "pm")
     hour_words: list[str] = Field(default_factory=list)
     #: words right before a number that make it a clock time, with "after"/"before" up to

@@ -49,6 +49,7 @@ class Words:
     number_words: dict[str, int] = field(default_factory=dict)
     months_words: set[str] = field(default_factory=set)
     weeks_words: set[str] = field(default_factory=set)
+    duration_words: set[str] = field(default_factory=set)
     age_words: set[str] = field(default_factory=set)
     pregnancy_words: set[str] = field(default_factory=set)
     connectors: set[str] = field(default_factory=set)
@@ -76,6 +77,7 @@ class Words:
                 w.number_words[normalise(str(k))] = int(v)
             for attr, key in (
                 ("months_words", "months_words"), ("weeks_words", "weeks_words"), ("age_words", "age_words"),
+                ("duration_words", "duration_words"),
                 ("pregnancy_words", "pregnancy_words"), ("connectors", "number_connectors"),
                 ("hour_words", "hour_words"), ("clock_words", "clock_words"), ("after_words", "after_words"), ("before_words", "before_words"),
                 ("preference_cues", "preference_cues"), ("negation_words", "negation_words"),
@@ -155,6 +157,9 @@ _TIME_HHMM = re.compile(r"(?<!\d)(\d{1,2})[:.h](\d{2})(?!\d)")
 #: A message of at most this many words that names a contact channel is a contact answer
 #: ("telefoon, subaxdii"): its dayparts are contact times without any other cue.
 SHORT_CONTACT_ANSWER_WORDS = 3
+#: Up to this many words a clock time or weekday is a contact time without a cue
+#: ("na 17:00", "dinsdag na vijven"); in a longer message it needs one ("bel me", "call me").
+STRONG_TIME_WORDS = 7
 #: after/before words that are never a postposition ("na 5" only; "5 na" would be odd,
 #: "voor 5" is "before 5" but "5 voor half" is not)
 POSTPOSITION_EXCLUDED = {"na", "voor", "after", "before", "from", "until", "vanaf", "tot", "till"}
@@ -481,6 +486,8 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
         before = toks[idx - 1][0] if idx > 0 else ""
         if before in words.after_words or before in words.before_words:
             continue  # "after 3 years", "بعد ٣ سنين": a duration, not a child's age
+        if after in words.duration_words:
+            continue  # "3 dagen koorts": how long, not how old
         after_two = " ".join(t for t, _ in toks[idx + 1:idx + 3])
         if after in words.count_words or after_two in words.count_words:
             counted = True
@@ -617,8 +624,11 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
                 *((words.answers.get(slot) or {}).get("any", set()) for slot in ("contact_gender", "contact_setting")))
         if len(named) > 1 or _any(norm, indifferent):
             out.person_type = "either"
-    # clock times and weekdays are contact times on their own; "at night", "all day" only with a cue
-    strong_times = bool(times and re.search(r"\d\d:\d\d|(maan|dins|woens|donder|vrij|zater|zon)dag", times.nl))
+    # clock times and weekdays are contact times on their own in a short message; "at night",
+    # "all day", and a clock time inside a longer story ("my 5 yo screams every nite till 11")
+    # only with a cue
+    strong_times = bool(times and re.search(r"\d\d:\d\d|(maan|dins|woens|donder|vrij|zater|zon)dag", times.nl)
+                        and len(norm.split()) <= STRONG_TIME_WORDS)
     strong_channel = bool(channel and channel.strong)
     context = bool(person or strong_channel or strong_times or _any(norm, words.preference_cues))
     short = len(norm.split()) <= SHORT_CONTACT_ANSWER_WORDS

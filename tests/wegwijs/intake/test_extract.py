@@ -184,3 +184,23 @@ def test_only_a_woman_is_no_wish_to_be_alone(lang: str, text: str, setting: str 
     found = extract(text, words(lang), open_question="contact_gender")
     assert found.contact_setting == setting
     assert gender is None or found.contact_gender == gender
+
+
+@pytest.mark.parametrize("lang, text, ages, numbers", [
+    ("nl", "hij heeft al 3 dagen koorts en hoest veel", None, None),        # how long, not how old
+    ("so", "wiilkayga 3 maalin ayuu qandho qabaa", None, None),
+    ("ar", "ابني عمره ٥ سنين وعنده حرارة من ٣ ايام", [5], None),
+])
+def test_days_are_a_duration_not_an_age(lang: str, text: str, ages, numbers) -> None:
+    found = extract(text, words(lang))
+    assert (found.children_ages, found.numbers) == (ages, numbers)
+
+
+@pytest.mark.parametrize("text, times", [
+    ("my 5 yo wont sleep, screams every nite till 11", None),          # a story, not a contact time
+    ("call me after 4 a woman please, we live in Tilburg", "na 16:00"),
+    ("na 17:00", "na 17:00"),
+])
+def test_a_clock_time_in_a_story_is_no_contact_time(text: str, times) -> None:
+    found = extract(text, words("en"))
+    assert (found.contact_times.nl if found.contact_times else None) == times
