@@ -523,9 +523,32 @@ def _preference(norm: str, words: Words, slot: str, context: bool, bounds: froze
     found = _chosen_value(norm, {k: v for k, v in values.items() if k != "any"}, words, bounds)
     if found and slot == "contact_setting" and found[0] == "individual" and _only_before_gender(norm, found[1], words):
         return None  # "یوازې ښځه", "alleen een vrouw": only a woman, not "alone"
+    if found and not found.strong and context and len(norm.split()) > LONG_STORY_WORDS:
+        # a long message: the cue must stand by the wish ("a woman please"), not anywhere
+        # ("mijn vrouw huilt ... het is beter als zij er niet meer is" is no wish for a woman)
+        context = _cue_near(norm, found[1], words)
     if found and (context or found.strong):
         return found[0]
     return None
+
+
+#: A message longer than this many words needs its preference cue near the wish.
+LONG_STORY_WORDS = 10
+#: How many words on either side of a wish its cue may stand.
+CUE_WINDOW = 4
+
+
+def _cue_near(norm: str, word: str, words: Words) -> bool:
+    """Whether a ``preference_cues`` phrase stands within :data:`CUE_WINDOW` words of an
+    occurrence of ``word`` in ``norm``."""
+    toks = norm.split()
+    head = word.split()
+    for i in range(len(toks) - len(head) + 1):
+        if toks[i:i + len(head)] == head or (is_arabic_script(head[0]) and head[0] in toks[i]):
+            window = " ".join(toks[max(0, i - CUE_WINDOW):i + len(head) + CUE_WINDOW])
+            if _any(window, words.preference_cues):
+                return True
+    return False
 
 
 def _only_before_gender(norm: str, word: str, words: Words) -> bool:
@@ -638,6 +661,9 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     if times and not (strong_times or context or open_question == "contact_times"
                       or (out.contact_channel and short)):
         out.contact_times = None
+    elif (times and not strong_times and open_question != "contact_times" and len(norm.split()) > LONG_STORY_WORDS
+          and not (person or strong_channel)):
+        out.contact_times = None  # "mijn vrouw huilt de hele dag ... beter": a story, not when to call
     out.contact_gender = _preference(norm, words, "contact_gender", context, bounds)
     out.contact_setting = _preference(norm, words, "contact_setting", context, bounds)
     out.interpreter = _interpreter(norm, words)

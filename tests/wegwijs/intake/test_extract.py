@@ -204,3 +204,11 @@ def test_days_are_a_duration_not_an_age(lang: str, text: str, ages, numbers) -> 
 def test_a_clock_time_in_a_story_is_no_contact_time(text: str, times) -> None:
     found = extract(text, words("en"))
     assert (found.contact_times.nl if found.contact_times else None) == times
+
+
+def test_a_story_about_the_wife_is_no_wish_for_a_woman() -> None:
+    story = "mijn vrouw huilt al weken de hele dag sinds de baby er is, ze eet niet en zegt dat het beter is als zij er niet meer is"
+    found = extract(story, words("nl"))
+    assert (found.contact_gender, found.contact_times) == (None, None)
+    wish = extract("we wonen in utrecht met drie kinderen en ik wil graag een vrouw spreken na 5 uur", words("nl"))
+    assert wish.contact_gender == "woman"
