@@ -158,7 +158,8 @@ _TIME_HHMM = re.compile(r"(?<!\d)(\d{1,2})[:.h](\d{2})(?!\d)")
 #: ("telefoon, subaxdii"): its dayparts are contact times without any other cue.
 SHORT_CONTACT_ANSWER_WORDS = 3
 #: Up to this many words a clock time or weekday is a contact time without a cue
-#: ("na 17:00", "dinsdag na vijven"); in a longer message it needs one ("bel me", "call me").
+#: ("na 17:00", "dinsdag na vijven"); in a longer message that also tells a child's age
+#: ("my 5 yo screams every nite till 11") it needs one ("bel me", "call me").
 STRONG_TIME_WORDS = 7
 #: after/before words that are never a postposition ("na 5" only; "5 na" would be odd,
 #: "voor 5" is "before 5" but "5 voor half" is not)
@@ -540,7 +541,7 @@ CUE_WINDOW = 4
 
 def _cue_near(norm: str, word: str, words: Words) -> bool:
     """Whether a ``preference_cues`` phrase stands within :data:`CUE_WINDOW` words of an
-    occurrence of ``word`` in ``norm``."""
+    occurrence of ``word`` in ``norm`` ("only" counts: "یوازې ښځه، ..." = only a woman, ...)."""
     toks = norm.split()
     head = word.split()
     for i in range(len(toks) - len(head) + 1):
@@ -651,7 +652,7 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     # "all day", and a clock time inside a longer story ("my 5 yo screams every nite till 11")
     # only with a cue
     strong_times = bool(times and re.search(r"\d\d:\d\d|(maan|dins|woens|donder|vrij|zater|zon)dag", times.nl)
-                        and len(norm.split()) <= STRONG_TIME_WORDS)
+                        and not (ages and len(norm.split()) > STRONG_TIME_WORDS))
     strong_channel = bool(channel and channel.strong)
     context = bool(person or strong_channel or strong_times or _any(norm, words.preference_cues))
     short = len(norm.split()) <= SHORT_CONTACT_ANSWER_WORDS
