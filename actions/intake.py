@@ -44,6 +44,9 @@ ANSWER_WITH_THANKS = ("thanks",)
 #: Below this confidence a topic intent on a message that answered the open question is
 #: not treated as an interruption ("4 en 11" misread as a topic).
 TOPIC_INTERRUPTION_CONFIDENCE = 0.6
+#: A message of at most this many words that answered the open question is only that
+#: answer, never also a topic ("groep" at "alone or in a group?" is not a school question).
+BARE_ANSWER_WORDS = 2
 #: The same for out_of_scope: "wij wonen in scheveningen" (the gemeente) read as a housing
 #: question at 0.64 is an answer; "we live in Utrecht, how do I get a bigger house?" is both.
 OUT_OF_SCOPE_INTERRUPTION_CONFIDENCE = 0.8
@@ -166,7 +169,10 @@ def interruption_events(tracker: Tracker, form: str, answered: bool) -> list[dic
         return []  # "yes ok you can save it, thanks": an answer, said politely
     if intent in INTERRUPTIONS:
         return [ActionExecutionRejected(form)]
-    if topic_of_intent(intent) and (not answered or latest_confidence(tracker) >= TOPIC_INTERRUPTION_CONFIDENCE):
+    text = (tracker.latest_message or {}).get("text") or ""
+    bare = answered and len(text.split()) <= BARE_ANSWER_WORDS
+    if topic_of_intent(intent) and not bare and (not answered or latest_confidence(tracker) >= TOPIC_INTERRUPTION_CONFIDENCE):
+        # "groep" (a school class, or "in a group") answering "alone or in a group?" is the answer
         return [ActionExecutionRejected(form)]
     if intent == "out_of_scope" and (not answered or latest_confidence(tracker) >= OUT_OF_SCOPE_INTERRUPTION_CONFIDENCE):
         return [ActionExecutionRejected(form)]

@@ -774,3 +774,11 @@ async def test_a_sign_of_trouble_at_home_gets_the_safety_question_once() -> None
     d = CollectingDispatcher()
     await ActionFallback().run(d, make_tracker("hmm he is like that", "nlu_fallback", slots={"home_check": "due"}), {})
     assert _keys(d)[-1] == "utter_home_safety_check"
+
+
+def test_a_one_word_answer_is_never_also_a_topic() -> None:
+    t = make_tracker("groep", "topic_school", confidence=0.85, slots={"requested_slot": "contact_setting"})
+    assert interruption_events(t, "contact_form", True) == []          # it answered "alone or in a group?"
+    assert interruption_events(t, "contact_form", False)               # not an answer: the topic interrupts
+    long = make_tracker("groep, en mijn zoon heeft problemen op school", "topic_school", confidence=0.85)
+    assert interruption_events(long, "contact_form", True)             # an answer and a topic
