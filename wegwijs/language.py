@@ -5,6 +5,7 @@ Pure function, used by the ``action_set_language`` custom slot mapping.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections import Counter
 
@@ -16,6 +17,11 @@ SWITCH_MIN_WORDS = 3
 FIRST_CONFIDENCE = 0.7
 #: A first message of at most this many words does not set the language (it is asked).
 FIRST_MIN_WORDS = 2
+#: Languages whose parents write them in Latin letters with digits for sounds Latin lacks
+#: (Arabizi: 3 = ع, 7 = ح, 2 = ء, 5 = خ): such a message never switches away from them.
+DIGIT_LETTER_LANGUAGES = frozenset({"ar"})
+#: A digit inside or at the edge of a Latin word ("ma3lumati", "la2", "7abibi"), not a number.
+_DIGIT_LETTERS = re.compile(r"[a-z][2356789][a-z]|\b[2356789][a-z]{2,}|[a-z]{2,}[2356789]\b")
 
 
 def script_of(text: str) -> str | None:
@@ -94,6 +100,8 @@ def choose_language(
             return detected  # type: ignore[return-value]
         return guess  # type: ignore[return-value]
     words = len(text.split())
+    if current in DIGIT_LETTER_LANGUAGES and _DIGIT_LETTERS.search(text.lower()):
+        return current  # type: ignore[return-value]  # Arabizi ("imsa7 kel ma3lumati") read as Somali stays Arabic
     same_script = True
     if scripts:
         new_script, cur_script = scripts.get(detected or ""), scripts.get(current or "")

@@ -65,3 +65,12 @@ def test_persian_and_dari_never_switch_by_detection() -> None:
     assert choose_language(current="prs", **kwargs) == "prs"
     assert choose_language(current="ar", **kwargs) == "fa"  # Arabic to Persian is told apart
     assert choose_language(current="prs", **{**kwargs, "choice": "fa"}) == "fa"
+
+
+def test_arabizi_never_switches_an_arabic_conversation() -> None:
+    from wegwijs.language import choose_language
+
+    kw = dict(supported=["nl", "en", "ar", "so"], default="en", confirmed=True, confidence=0.95, choice=None)
+    assert choose_language(current="ar", detected="so", text="imsa7 kel ma3lumati law sama7t", **kw) == "ar"
+    assert choose_language(current="ar", detected="so", text="waan helnay alxamdulilaah wiilkeygii waa nabad", **kw) == "so"
+    assert choose_language(current="ar", detected="en", text="my son is 3 and 5 years old now", **kw) == "en"
