@@ -102,12 +102,16 @@ def store_referral(data: ReferralIn) -> ReferralOut:
 
 
 def update_referral(reference: str, data: ReferralIn) -> ReferralOut | None:
-    """Add later contact wishes, topics and questions to a stored referral (:func:`service.update_contact`).
+    """Add later contact wishes, topics and questions to a stored referral (:func:`service.update_contact`);
+    a gemeente said later routes it there too.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused it.
     """
-    return service.update_contact(bootstrap.get_session_factory(), reference, data, names=bootstrap.get_dutch_names())
+    from wegwijs.routing import cached_routing
+
+    return service.update_contact(bootstrap.get_session_factory(), reference, data, names=bootstrap.get_dutch_names(),
+                                  routing=cached_routing(bootstrap.get_settings().routing_dir))
 
 
 def delete_conversation_data(conversation_id: str) -> int:

@@ -57,11 +57,11 @@ def email_subject(referral: Referral) -> str:
     return f"Wegwijs: {urgent}nieuwe warme overdracht {referral.reference} ({referral.municipality or 'gemeente niet gezegd'})"
 
 
-def webhook_body(referral: Referral, route: Route, summary_nl: str) -> dict[str, Any]:
-    """The JSON object a webhook gets for a new referral."""
+def webhook_body(referral: Referral, route: Route, summary_nl: str, event: str = EVENT_CREATED) -> dict[str, Any]:
+    """The JSON object a webhook gets for a new (or re-routed) referral."""
     return {
-        "event": EVENT_CREATED,
-        "idempotency_key": idempotency_key(referral.reference, "webhook"),
+        "event": event,
+        "idempotency_key": idempotency_key(referral.reference, "webhook", event),
         "reference": referral.reference,
         "created_at": referral.created_at.isoformat(timespec="seconds"),
         "municipality": referral.municipality,
@@ -74,13 +74,17 @@ def webhook_body(referral: Referral, route: Route, summary_nl: str) -> dict[str,
 
 
 def notifications_for(
-    referral: Referral, route: Route, routing: RoutingTable, summary_nl: str
+    referral: Referral, route: Route, routing: RoutingTable, summary_nl: str,
+    event: str = EVENT_CREATED, due: Any = None,
 ) -> list[OutboxMessage]:
-    """The outbox rows (status ``pending``, due at the referral's creation) for ``referral``.
+    """The outbox rows (status ``pending``, due at ``due``, default the referral's creation) for ``referral``.
 
     ``referral`` must have its ``id`` and ``reference`` (flushed); urgent and normal
-    referrals are both due at once.
+    referrals are both due at once. ``event`` names why (``referral.created``, or
+    ``referral.routed.<queue>`` when a gemeente said later sends it to another queue):
+    it is part of the idempotency key.
     """
+    due = due or referral.created_at
     queue = routing.for_queue(route.route_queue)
     person = next((m for _, m in routing.staff() if m.key == route.assignee_key), None)
     rows: list[OutboxMessage] = []
@@ -98,7 +102,7 @@ def notifications_for(
         rows.append(OutboxMessage(
             referral_id=referral.id,
             kind="email",
-            idempotency_key=idempotency_key(referral.reference, "email"),
+            idempotency_key=idempotency_key(referral.reference, "email", event),
             payload={
                 "route_queue": route.route_queue,
                 "to": to,
@@ -108,18 +112,18 @@ def notifications_for(
             },
             status="pending",
             attempts=0,
-            next_attempt_at=referral.created_at,
-            created_at=referral.created_at,
+            next_attempt_at=due,
+            created_at=due,
         ))
     if queue.notifications.webhook is not None:
         rows.append(OutboxMessage(
             referral_id=referral.id,
             kind="webhook",
-            idempotency_key=idempotency_key(referral.reference, "webhook"),
-            payload={"route_queue": route.route_queue, "body": webhook_body(referral, route, summary_nl)},
+            idempotency_key=idempotency_key(referral.reference, "webhook", event),
+            payload={"route_queue": route.route_queue, "body": webhook_body(referral, route, summary_nl, event)},
             status="pending",
             attempts=0,
-            next_attempt_at=referral.created_at,
-            created_at=referral.created_at,
+            next_attempt_at=due,
+            created_at=due,
         ))
     return rows

@@ -365,7 +365,8 @@ UPDATABLE_FIELDS = (
 
 
 def update_contact(
-    session_factory: sessionmaker, reference: str, data: ReferralIn, *, names: DutchNames | None = None
+    session_factory: sessionmaker, reference: str, data: ReferralIn, *, names: DutchNames | None = None,
+    routing: RoutingTable | None = None,
 ) -> ReferralOut | None:
     """Add what the parent said after a referral was stored (e.g. "only WhatsApp, never call")
     to that referral; values already stored are replaced only by new ones, never by "not said".
@@ -382,6 +383,7 @@ def update_contact(
         row = _lookup(session, reference)
         if row is None:
             return None
+        municipality_before = row.municipality
         for name in UPDATABLE_FIELDS:
             value = getattr(data, name)
             if value in (None, [], "not_said"):
@@ -399,7 +401,32 @@ def update_contact(
         if added:
             row.out_of_scope_questions = questions + added
         session.flush()
-        return ReferralOut.from_model(row)
+        contact = _reroute(session, row, routing) if row.municipality and row.municipality != municipality_before else None
+        out = ReferralOut.from_model(row)
+        out.contact = contact
+        return out
+
+
+def _reroute(session: Session, row: Referral, routing: RoutingTable | None) -> Any:
+    """The gemeente became known after the referral was stored (an urgent one goes out
+    before the intake asks it): route it again and, when it now goes to another queue or
+    person, notify them too (the first queue keeps its notification). Returns the new
+    contact description, or None when nothing changed."""
+    from wegwijs.outbox.messages import notifications_for
+    from wegwijs.routing import cached_routing, route
+
+    routing = routing or cached_routing()
+    routed = route(row, routing)
+    if (routed.route_queue, routed.assignee_key) == (row.route_queue, row.assignee_key):
+        return None
+    row.assignee_key, row.route_queue, row.route_reason = routed.assignee_key, routed.route_queue, routed.route_reason
+    session.flush()
+    out = ReferralOut.from_model(row)
+    event = f"referral.routed.{routed.route_queue}.{routed.assignee_key or 'queue'}"
+    for message in notifications_for(row, routed, routing, out.summary_nl, event=event, due=utcnow()):
+        session.add(message)
+    session.flush()
+    return routed.contact_description
 
 
 def _free_reference(session: Session) -> str:

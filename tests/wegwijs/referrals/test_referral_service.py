@@ -182,3 +182,20 @@ def test_reference_helpers() -> None:
     assert service.normalise_reference(" ww-7kq3mx ") == "WW-7KQ3MX"
     assert service.normalise_reference("7kq3mx") == "WW-7KQ3MX"
     assert not set("0O1IL5S8B2Z") & set(service.REFERENCE_ALPHABET)
+
+
+def test_a_gemeente_said_after_an_urgent_referral_routes_it_there(session_factory, names, make_referral_in) -> None:
+    from wegwijs.db.models import OutboxMessage
+
+    urgent = service.create_referral(session_factory, make_referral_in(
+        municipality=None, urgency="urgent", urgency_reason="violence_at_home"), names=names)
+    assert urgent.route_queue == "default"
+    with session_factory() as session:
+        before = session.query(OutboxMessage).count()
+    later = make_referral_in(municipality="Utrecht", urgency="normal", urgency_reason=None)
+    out = service.update_contact(session_factory, urgent.reference, later, names=names)
+    assert out.municipality == "Utrecht" and out.route_queue != "default" and out.contact is not None
+    with session_factory() as session:
+        assert session.query(OutboxMessage).count() > before     # the gemeente hears of it too
+    again = service.update_contact(session_factory, urgent.reference, later, names=names)
+    assert again.contact is None                                  # nothing changed: no second notification
