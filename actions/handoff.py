@@ -361,12 +361,18 @@ class ActionCreateReferral(Action):
             # one point of contact: after an urgent referral, a request for a person in the
             # same conversation joins it (its person already knows the family)
             out = await in_thread(handoff.update_referral, str(urgent), data) if urgent else None
+            joined = out is not None
             if out is None:
                 out = await in_thread(handoff.store_referral, data)
         except Exception:  # the database is down: say so, lose nothing the parent said (it stays in the tracker)
             logger.exception("handoff.referral.store_failed")
             dispatcher.utter_message(response="utter_referral_failed")
             return [SlotSet("offered_person", False)]
+        if joined:
+            # joined to the urgent referral: its person calls as soon as possible, not "within 3 days"
+            dispatcher.utter_message(response="utter_referral_done_urgent", reference=out.reference)
+            return [SlotSet("referral_reference", out.reference), SlotSet("offered_person", False),
+                    *[SlotSet(s, None) for s in CONTACT_SLOTS]]
         pack = pack_for(tracker)
         # routing (wegwijs.routing): the role of the person it went to and the gemeente's
         # promised working days; the first name / language of out.contact is not worded yet

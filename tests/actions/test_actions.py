@@ -395,7 +395,7 @@ async def test_a_request_for_a_person_after_an_urgent_referral_joins_it(db) -> N
                      slots={"language": "nl", "urgent_reference": reference, "referral_reference": reference,
                             "person_type": "klantmanager", "contact_gender": "man", "topics": ["wellbeing"]})
     events = await ActionCreateReferral().run(d, t, {})
-    assert _keys(d) == ["utter_referral_done"] and _slots(events)["referral_reference"] == reference
+    assert _keys(d) == ["utter_referral_done_urgent"] and _slots(events)["referral_reference"] == reference  # "as soon as possible"
     [stored] = [r for r in service.list_referrals(bootstrap.get_session_factory(), actor="test") if r.conversation_id == "p-join"]
     assert (stored.urgency, stored.person_type, stored.contact_gender, stored.topics) == ("urgent", "klantmanager", "man", ["wellbeing"])
 
