@@ -318,11 +318,7 @@ class MessageLog:
 
         dropped: Optional[str] = None
         with self.session_factory.begin() as session:
-            rows = session.execute(
-                sa.select(HeldMessage.id, HeldMessage.payload)
-                .where(HeldMessage.channel == self.channel, HeldMessage.conversation_id == conversation_id)
-                .order_by(HeldMessage.id)
-            ).all()
+            rows = self._held_rows(session, conversation_id)
             if len(rows) >= max_held:
                 oldest = rows[0]
                 dropped = str((oldest.payload or {}).get("type", "unknown"))
@@ -341,14 +337,22 @@ class MessageLog:
         from wegwijs.db.models import HeldMessage
 
         with self.session_factory.begin() as session:
-            rows = session.execute(
-                sa.select(HeldMessage.id, HeldMessage.payload)
-                .where(HeldMessage.channel == self.channel, HeldMessage.conversation_id == conversation_id)
-                .order_by(HeldMessage.id)
-            ).all()
+            rows = self._held_rows(session, conversation_id)
             if rows:
                 session.execute(sa.delete(HeldMessage).where(HeldMessage.id.in_([r.id for r in rows])))
         return [dict(r.payload) for r in rows]
+
+    def _held_rows(self, session: Any, conversation_id: str) -> List[Any]:
+        """``(id, payload)`` rows held for ``conversation_id`` on this channel, oldest first."""
+        import sqlalchemy as sa
+
+        from wegwijs.db.models import HeldMessage
+
+        return session.execute(
+            sa.select(HeldMessage.id, HeldMessage.payload)
+            .where(HeldMessage.channel == self.channel, HeldMessage.conversation_id == conversation_id)
+            .order_by(HeldMessage.id)
+        ).all()
 
     def last_inbound(self, conversation_id: str) -> Optional[datetime]:
         """When the newest message of ``conversation_id`` on this channel was stored.
