@@ -782,3 +782,15 @@ def test_a_one_word_answer_is_never_also_a_topic() -> None:
     assert interruption_events(t, "contact_form", False)               # not an answer: the topic interrupts
     long = make_tracker("groep, en mijn zoon heeft problemen op school", "topic_school", confidence=0.85)
     assert interruption_events(long, "contact_form", True)             # an answer and a topic
+
+
+async def test_the_contact_questions_ask_the_gemeente_the_intake_did_not_get() -> None:
+    from actions.handoff import ValidateContactForm
+
+    form = ValidateContactForm()
+    slots = ["person_type", "handoff_consent", "municipality", "contact_channel"]
+    t = make_tracker("klantmanager", "request_human", slots={"consent": "yes", "person_type": "klantmanager"})
+    assert "municipality" in await form.required_slots(slots, CollectingDispatcher(), t, {})
+    asked_twice = make_tracker("x", "inform", slots={"consent": "yes", "asked": {"municipality": 2}})
+    assert "municipality" not in await form.required_slots(slots, CollectingDispatcher(), asked_twice, {})
+    assert await form.validate_municipality("Tilburg", CollectingDispatcher(), t, {}) == {"municipality": "Tilburg"}
