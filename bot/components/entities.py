@@ -210,6 +210,8 @@ class IntakeEntityExtractor(GraphComponent, EntityExtractorMixin):
             lang = self._language(message)
             facts = extract(text, self.words_for(lang), self._gemeenten).as_entities()
             choice = self._names.choice(text)
+            if choice and facts.get("interpreter") is not None:
+                choice = None  # "ja somali tolk": the interpreter's language, not a switch of the chat language
             if choice:
                 facts = {"language_choice": choice}
                 message.set(INTENT, {INTENT_NAME_KEY: "inform", PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)

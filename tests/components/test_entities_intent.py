@@ -39,3 +39,20 @@ def test_a_fallback_between_two_close_topics_stays_a_fallback_with_a_fact() -> N
     unsure = [{"name": "nlu_fallback", "confidence": 0.3}, {"name": "topic_school", "confidence": 0.2},
               {"name": "inform", "confidence": 0.18}]
     assert reread_intent(fallback, {"children_ages": [10]}, text, unsure) == "inform"
+
+
+def test_a_language_named_with_an_interpreter_is_no_language_choice() -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.components.entities import IntakeEntityExtractor
+
+    extractor = IntakeEntityExtractor({})
+    said = {}
+    for text in ("ja somali tolk", "Soomaali", "yes arabic interpreter"):
+        message = Message(data={"text": text, "intent": {"name": "change_language", "confidence": 0.7},
+                                "language": {"code": "nl", "confidence": 0.9}})
+        extractor.process([message])
+        said[text] = {e["entity"]: e["value"] for e in message.get("entities") or []}
+    assert "language_choice" not in said["ja somali tolk"] and said["ja somali tolk"].get("interpreter") is True
+    assert said["Soomaali"].get("language_choice") == "so"                 # a name alone still switches
+    assert "language_choice" not in said["yes arabic interpreter"]
