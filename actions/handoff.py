@@ -12,8 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import in_thread, is_payload, latest_intent, pack_for, remember_concern, words_for
 from actions.intake import (
-    MAX_ASKS, AskAction, ReadsTheLastAnswer, ValidateIntakeForm, asked_count, consent_withdrawn, fills_a_slot, gives_a_fact,
-    interruption_events, still_asked,
+    MAX_ASKS, AskAction, ReadsTheLastAnswer, asked_count, consent_withdrawn, fills_a_slot, gives_a_fact,
+    interruption_events, still_asked, valid_municipality,
 )
 from wegwijs import handoff
 from wegwijs.intake.extract import answer_for, extract
@@ -117,7 +117,7 @@ class ValidateContactForm(ReadsTheLastAnswer, FormValidationAction):
     ) -> dict[str, Any]:
         """The gemeente, asked here when the intake did not get it (a parent who asked for
         a person at once): the referral goes to that gemeente's people, not the national queue."""
-        return await ValidateIntakeForm.validate_municipality(self, slot_value, dispatcher, tracker, domain)
+        return valid_municipality(slot_value)
 
     def _typed(self, tracker: Tracker, slot: str) -> dict[str, Any]:
         requested = tracker.get_slot("requested_slot")

@@ -209,6 +209,14 @@ def asked_this_turn(tracker: Tracker, slot: str) -> bool:
     return seen_user and asked_count(tracker, slot) > before
 
 
+def valid_municipality(slot_value: Any) -> dict[str, Any]:
+    """``{"municipality": name}`` for a gemeente name (or "skipped"), else ``{"municipality": None}``
+    (a button payload is no name); the intake and the contact questions both ask it."""
+    if isinstance(slot_value, str) and slot_value and not is_payload(slot_value):
+        return {"municipality": slot_value}
+    return {"municipality": None}
+
+
 def consent_withdrawn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
     """"Toch liever niet bewaren" after a yes, while nothing was passed on yet: consent is
     now no (with a new time) and nothing will be passed on; the parent is told so. Once a
@@ -325,9 +333,7 @@ class ValidateIntakeForm(ReadsTheLastAnswer, FormValidationAction):
     async def validate_municipality(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
     ) -> dict[str, Any]:
-        if isinstance(slot_value, str) and slot_value and not is_payload(slot_value):
-            return {"municipality": slot_value}
-        return {"municipality": None}
+        return valid_municipality(slot_value)
 
 
 class ValidateSlotMappings(ValidationAction):
