@@ -48,6 +48,7 @@ class ActionSetLanguage(Action):
             confirmed=language_settled(tracker),
             hint=short_message_hint(text, detected.get("code")),
             confusable=s.registry.confusable,
+            digit_letter_languages=s.registry.digit_letter_languages,
         )
         events: list[dict[str, Any]] = []
         if new != current:

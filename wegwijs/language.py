@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from typing import Iterable
 
 #: Minimum fastText confidence (0..1) to switch an ongoing conversation's language.
 SWITCH_CONFIDENCE = 0.85
@@ -17,9 +18,6 @@ SWITCH_MIN_WORDS = 3
 FIRST_CONFIDENCE = 0.7
 #: A first message of at most this many words does not set the language (it is asked).
 FIRST_MIN_WORDS = 2
-#: Languages whose parents write them in Latin letters with digits for sounds Latin lacks
-#: (Arabizi: 3 = ع, 7 = ح, 2 = ء, 5 = خ): such a message never switches away from them.
-DIGIT_LETTER_LANGUAGES = frozenset({"ar"})
 #: A digit inside or at the edge of a Latin word ("ma3lumati", "la2", "7abibi"), not a number.
 _DIGIT_LETTERS = re.compile(r"[a-z][2356789][a-z]|\b[2356789][a-z]{2,}|[a-z]{2,}[2356789]\b")
 
@@ -54,6 +52,7 @@ def choose_language(
     confirmed: bool = True,
     hint: str | None = None,
     confusable: list[list[str]] | None = None,
+    digit_letter_languages: Iterable[str] = (),
 ) -> str:
     """Decide the conversation language after one message.
 
@@ -85,6 +84,8 @@ def choose_language(
         confusable: groups of languages the detector cannot tell apart (registry
             ``confusable``, e.g. fa and prs): within a group a message never switches;
             only the parent's choice does.
+        digit_letter_languages: languages written in Latin letters with digits (registry
+            ``digit_letter_languages``; Arabizi): such a message keeps them.
 
     Returns:
         A code from ``supported``.
@@ -100,7 +101,7 @@ def choose_language(
             return detected  # type: ignore[return-value]
         return guess  # type: ignore[return-value]
     words = len(text.split())
-    if current in DIGIT_LETTER_LANGUAGES and _DIGIT_LETTERS.search(text.lower()):
+    if current in digit_letter_languages and _DIGIT_LETTERS.search(text.lower()):
         return current  # type: ignore[return-value]  # Arabizi ("imsa7 kel ma3lumati") read as Somali stays Arabic
     same_script = True
     if scripts:

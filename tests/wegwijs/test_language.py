@@ -70,7 +70,10 @@ def test_persian_and_dari_never_switch_by_detection() -> None:
 def test_arabizi_never_switches_an_arabic_conversation() -> None:
     from wegwijs.language import choose_language
 
-    kw = dict(supported=["nl", "en", "ar", "so"], default="en", confirmed=True, confidence=0.95, choice=None)
+    from wegwijs.content.loader import load_registry
+
+    kw = dict(supported=["nl", "en", "ar", "so"], default="en", confirmed=True, confidence=0.95, choice=None,
+              digit_letter_languages=load_registry().digit_letter_languages)
     assert choose_language(current="ar", detected="so", text="imsa7 kel ma3lumati law sama7t", **kw) == "ar"
     assert choose_language(current="ar", detected="so", text="waan helnay alxamdulilaah wiilkeygii waa nabad", **kw) == "so"
     assert choose_language(current="ar", detected="en", text="my son is 3 and 5 years old now", **kw) == "en"

@@ -132,6 +132,8 @@ class Parsing(BaseModel):
     #: words after a number that make it a duration, never a child's age ("3 dagen koorts",
     #: "3 maalin ayuu qandho qabaa": three days of fever)
     duration_words: list[str] = Field(default_factory=list)
+    #: articles that may stand between "only" and "woman" ("alleen een vrouw")
+    article_words: list[str] = Field(default_factory=list)
     #: words that make a number a clock time ("uur", "o'clock", "pm")
     hour_words: list[str] = Field(default_factory=list)
     #: words right before a number that make it a clock time, with "after"/"before" up to
@@ -232,5 +234,8 @@ class Registry(BaseModel):
     language_aliases: dict[str, list[str]] = Field(default_factory=dict)
     #: groups of languages the detector cannot tell apart reliably: offered together
     confusable: list[list[str]] = Field(default_factory=list)
+    #: languages parents also write in Latin letters with digits for missing sounds (Arabizi
+    #: "ma3lumati"): such a message never switches the conversation away from them
+    digit_letter_languages: list[str] = Field(default_factory=list)
     #: words that turn "someone who speaks Tigrinya" into a request for a person
     language_choice_blockers: list[str] = Field(default_factory=list)

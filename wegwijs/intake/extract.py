@@ -50,6 +50,7 @@ class Words:
     months_words: set[str] = field(default_factory=set)
     weeks_words: set[str] = field(default_factory=set)
     duration_words: set[str] = field(default_factory=set)
+    article_words: set[str] = field(default_factory=set)
     age_words: set[str] = field(default_factory=set)
     pregnancy_words: set[str] = field(default_factory=set)
     connectors: set[str] = field(default_factory=set)
@@ -77,7 +78,7 @@ class Words:
                 w.number_words[normalise(str(k))] = int(v)
             for attr, key in (
                 ("months_words", "months_words"), ("weeks_words", "weeks_words"), ("age_words", "age_words"),
-                ("duration_words", "duration_words"),
+                ("duration_words", "duration_words"), ("article_words", "article_words"),
                 ("pregnancy_words", "pregnancy_words"), ("connectors", "number_connectors"),
                 ("hour_words", "hour_words"), ("clock_words", "clock_words"), ("after_words", "after_words"), ("before_words", "before_words"),
                 ("preference_cues", "preference_cues"), ("negation_words", "negation_words"),
@@ -553,8 +554,8 @@ def _cue_near(norm: str, word: str, words: Words) -> bool:
 
 
 def _only_before_gender(norm: str, word: str, words: Words) -> bool:
-    """Whether every occurrence of the setting word ``word`` is followed at once (a filler
-    word such as "een"/"a" allowed) by a man/woman word: then it means "only" ("alleen een
+    """Whether every occurrence of the setting word ``word`` is followed at once (an
+    ``article_words`` word such as "een" allowed) by a man/woman word: then it means "only" ("alleen een
     vrouw", "یوازې ښځه" = only a woman), not "alone"."""
     genders = {w for ws in (words.answers.get("contact_gender") or {}).values() for w in ws}
     if not genders:
@@ -564,17 +565,13 @@ def _only_before_gender(norm: str, word: str, words: Words) -> bool:
         return False
     for start in starts:
         after = norm[start + len(word):].split()
-        if after and after[0] in ONLY_FILLERS:
+        if after and after[0] in words.article_words:
             after = after[1:]
         following = " ".join(after[:3])
         if not any(following == g or following.startswith(g + " ") for g in genders):
             return False
     return True
 
-
-#: Words between "only" and "woman" ("alleen een vrouw", "sadece bir kadın") in the languages
-#: that write an article there.
-ONLY_FILLERS = frozenset({"een", "bir"})
 
 
 def _interpreter(norm: str, words: Words) -> bool | None:
