@@ -16,7 +16,7 @@ from actions.intake import (
     interruption_events, still_asked, valid_municipality,
 )
 from wegwijs import handoff
-from wegwijs.intake.extract import answer_for, extract
+from wegwijs.intake.extract import answer_for, extract, refuses_storage
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,10 @@ TYPED_VALUES = {
 #: a message of at most this many words that is only a time of day is the contact time,
 #: whichever contact question is open
 SHORT_TIME_ANSWER_WORDS = 4
+#: up to this many words, a message typed while a contact question is open is read again
+#: for the other contact wishes it gives ("تليفون الصبح بعد ما اوصل الواد المدرسة": phone,
+#: in the morning after school drop-off)
+CONTACT_ANSWER_WORDS = 10
 #: intents such a message may have (not a topic, an emergency, a deletion...)
 TIME_ANSWER_INTENTS = ("inform", "nlu_fallback", "affirm", "greet", "thanks")
 #: contact questions a parent may leave open: "thanks" or "bye" while one of them is asked
@@ -89,6 +93,12 @@ class ValidateContactForm(ReadsTheLastAnswer, FormValidationAction):
         withdrawn = consent_withdrawn(dispatcher, tracker)
         if withdrawn:
             return withdrawn + [SlotSet("requested_slot", None)]  # nothing is passed on: the questions stop
+        text = (tracker.latest_message or {}).get("text") or ""
+        if (tracker.get_slot("consent") != "yes" and not tracker.get_slot("referral_reference")
+                and not is_payload(text) and refuses_storage(text, words_for(tracker))):
+            # "no, still don't save" from a parent who never agreed: nothing is passed on, the questions stop
+            dispatcher.utter_message(response="utter_consent_no")
+            return [SlotSet("handoff_consent", False), SlotSet("requested_slot", None)]
         events = await super().run(dispatcher, tracker, domain)
         await self._update_stored_referral(tracker, events)
         if latest_intent(tracker) == "request_human":
@@ -139,10 +149,16 @@ class ValidateContactForm(ReadsTheLastAnswer, FormValidationAction):
         if slot not in ("contact_gender", "contact_setting") or requested not in CONTACT_SLOTS:
             return {}
         text = ((tracker.latest_message or {}).get("text") or "").strip()
-        if (not text or is_payload(text) or tracker.get_slot(slot) is not None or len(text.split()) > 2
+        if (not text or is_payload(text) or tracker.get_slot(slot) is not None or len(text.split()) > CONTACT_ANSWER_WORDS
                 or latest_intent(tracker) not in TIME_ANSWER_INTENTS):
             return {}
         words = words_for(tracker)
+        if len(text.split()) > 2:
+            # "تليفون، ست لو سمحت": a longer answer read with the open question known
+            if any(e.get("entity") == slot for e in (tracker.latest_message or {}).get("entities", [])):
+                return {}
+            value = getattr(extract(text, words, open_question=requested), slot)
+            return {slot: value} if value and value != "any" else {}
         if requested in TYPED_VALUES and answer_for(text, words, requested, TYPED_VALUES[requested]):
             return {}
         value = answer_for(text, words, slot, tuple(v for v in TYPED_VALUES[slot] if v != "any"))
@@ -151,11 +167,16 @@ class ValidateContactForm(ReadsTheLastAnswer, FormValidationAction):
     def _time_said_early(self, tracker: Tracker, requested: str) -> dict[str, Any]:
         text = ((tracker.latest_message or {}).get("text") or "").strip()
         if (tracker.get_slot("contact_times") is not None or not text or is_payload(text)
-                or len(text.split()) > SHORT_TIME_ANSWER_WORDS or latest_intent(tracker) not in TIME_ANSWER_INTENTS):
+                or len(text.split()) > CONTACT_ANSWER_WORDS or latest_intent(tracker) not in TIME_ANSWER_INTENTS):
             return {}
-        if requested in TYPED_VALUES and answer_for(text, words_for(tracker), requested, TYPED_VALUES[requested]):
+        if any(e.get("entity") == "contact_times" for e in (tracker.latest_message or {}).get("entities", [])):
             return {}
-        times = extract(text, words_for(tracker), open_question="contact_times").contact_times
+        if len(text.split()) > SHORT_TIME_ANSWER_WORDS or (
+                requested in TYPED_VALUES and answer_for(text, words_for(tracker), requested, TYPED_VALUES[requested])):
+            # it also answers the open question ("phone, mornings"): the time needs a time word
+            times = extract(text, words_for(tracker), open_question=requested).contact_times
+        else:
+            times = extract(text, words_for(tracker), open_question="contact_times").contact_times
         return {"contact_times": {"nl": times.nl, "text": times.text}} if times else {}
 
     async def extract_person_type(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:
@@ -407,7 +428,8 @@ class ActionUrgentReferral(Action):
     chosen by ``SafetyFirstPolicy``), so this action only stores the urgent referral and
     says a person was alerted. It is stored even without the intake consent: a signal of
     danger must reach a human; the privacy text says so. One urgent referral per
-    conversation and category.
+    conversation: a later danger message is added to it (``urgent_reference``), and a new
+    category notifies the person again (:func:`wegwijs.handoff.add_urgent_signal`).
     """
 
     def name(self) -> str:
@@ -422,8 +444,10 @@ class ActionUrgentReferral(Action):
         slots = dict(tracker.current_slot_values())
         slots["concern_text"] = remember_concern(tracker)
         data = handoff.referral_from_slots(tracker.sender_id, slots, urgent_reason=reason)
+        earlier = tracker.get_slot("urgent_reference")
         try:
-            out = await in_thread(handoff.store_referral, data)
+            out = await in_thread(handoff.add_urgent_signal, earlier, data) if earlier else None
+            out = out or await in_thread(handoff.store_referral, data)
         except Exception:
             logger.exception("handoff.urgent.store_failed")
             dispatcher.utter_message(response="utter_referral_failed")

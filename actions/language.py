@@ -49,6 +49,7 @@ class ActionSetLanguage(Action):
             hint=short_message_hint(text, detected.get("code")),
             confusable=s.registry.confusable,
             digit_letter_languages=s.registry.digit_letter_languages,
+            chosen=language_chosen(tracker),
         )
         events: list[dict[str, Any]] = []
         if new != current:
@@ -62,9 +63,20 @@ class ActionSetLanguage(Action):
             events.append(SlotSet("fallback_count", 0.0))
         if msg.get("home_check") and not tracker.get_slot("home_check"):
             events.append(SlotSet("home_check", "due"))  # asked by the next reply that gives tips or a menu
-        if tracker.get_slot("delete_pending") and intent not in ("affirm", "deny"):
+        if tracker.get_slot("delete_pending") and intent not in ("affirm", "deny", "delete_my_data"):
             events.append(SlotSet("delete_pending", False))  # the delete question was not answered
+        # "بلی پاک کنین" (yes, delete it) to "shall I delete?" reads as delete_my_data: a yes
         return events
+
+
+def language_chosen(tracker: Tracker) -> bool:
+    """Whether an earlier message of the parent chose the language (typed its name or
+    tapped it: a ``language_choice`` entity)."""
+    for event in tracker.events:
+        if event.get("event") == "user" and any(
+                e.get("entity") == "language_choice" for e in (event.get("parse_data") or {}).get("entities") or []):
+            return True
+    return False
 
 
 def language_settled(tracker: Tracker) -> bool:

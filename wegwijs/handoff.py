@@ -114,6 +114,18 @@ def update_referral(reference: str, data: ReferralIn) -> ReferralOut | None:
                                   routing=cached_routing(bootstrap.get_settings().routing_dir))
 
 
+def add_urgent_signal(reference: str, data: ReferralIn) -> ReferralOut | None:
+    """Join a new danger message to the conversation's urgent referral (:func:`service.add_urgent_signal`).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused it.
+    """
+    from wegwijs.routing import cached_routing
+
+    return service.add_urgent_signal(bootstrap.get_session_factory(), reference, data,
+                                     routing=cached_routing(bootstrap.get_settings().routing_dir))
+
+
 def delete_conversation_data(conversation_id: str) -> int:
     """Delete the conversation's referrals ("delete my data"); return how many.
 

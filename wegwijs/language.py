@@ -14,6 +14,11 @@ from typing import Iterable
 SWITCH_CONFIDENCE = 0.85
 #: Minimum number of words in a message that may switch the language.
 SWITCH_MIN_WORDS = 3
+#: Minimum number of words to switch away from a language the parent chose (typed or
+#: tapped), or from a non-Latin-script language to one in Latin letters (Finglish
+#: "na merci, zakhire nakonid" is Persian; "بلی، مشکل نیست" from a Pashto father who chose
+#: Pashto is a Dari word in his Pashto).
+SWITCH_MIN_WORDS_STICKY = 6
 #: Minimum confidence for the first message to set the language ("salam" is too unsure).
 FIRST_CONFIDENCE = 0.7
 #: A first message of at most this many words does not set the language (it is asked).
@@ -53,6 +58,7 @@ def choose_language(
     hint: str | None = None,
     confusable: list[list[str]] | None = None,
     digit_letter_languages: Iterable[str] = (),
+    chosen: bool = False,
 ) -> str:
     """Decide the conversation language after one message.
 
@@ -62,7 +68,8 @@ def choose_language(
        (≤ 2 words) gives ``hint`` (the one language whose parents type its words in
        Latin letters: "hallo", "ja" → nl) or keeps the guess; a longer one gives the
        detected language if supported and confident (≥ 0.7); else ``default``;
-    3. a long (≥ 3 words), confident (≥ 0.85) message in another supported
+    3. a long (≥ 3 words; ≥ 6 when ``chosen`` or into Latin letters from another
+       script), confident (≥ 0.85) message in another supported
        language, written in that language's script and (when the current language
        has a non-Latin script) without letters of the current script, switches; everything else
        ("ok", "salam", "👍", a gemeente name, Tigrinya with Dutch words in it)
@@ -86,6 +93,9 @@ def choose_language(
             only the parent's choice does.
         digit_letter_languages: languages written in Latin letters with digits (registry
             ``digit_letter_languages``; Arabizi): such a message keeps them.
+        chosen: the parent chose ``current`` (typed its name or tapped it): a switch then
+            needs :data:`SWITCH_MIN_WORDS_STICKY` words, as does a switch from a
+            non-Latin-script language to a Latin-script one (transliteration).
 
     Returns:
         A code from ``supported``.
@@ -104,8 +114,9 @@ def choose_language(
     if current in digit_letter_languages and _DIGIT_LETTERS.search(text.lower()):
         return current  # type: ignore[return-value]  # Arabizi ("imsa7 kel ma3lumati") read as Somali stays Arabic
     same_script = True
+    new_script, cur_script = (scripts or {}).get(detected or ""), (scripts or {}).get(current or "")
+    sticky = chosen or (cur_script not in (None, "", "LATIN") and new_script == "LATIN")
     if scripts:
-        new_script, cur_script = scripts.get(detected or ""), scripts.get(current or "")
         if new_script and not has_script(text, new_script):
             same_script = False  # e.g. Arabizi: Arabic in Latin letters does not switch to Arabic script
         if cur_script not in (None, "LATIN", new_script) and has_script(text, cur_script):
@@ -116,7 +127,7 @@ def choose_language(
         detected in supported
         and detected != current
         and confidence >= SWITCH_CONFIDENCE
-        and words >= SWITCH_MIN_WORDS
+        and words >= (SWITCH_MIN_WORDS_STICKY if sticky else SWITCH_MIN_WORDS)
         and same_script
         and not text.startswith("/")
     ):

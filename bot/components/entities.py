@@ -117,6 +117,11 @@ def reread_intent(intent: Dict[str, Any], facts: Dict[str, Any], text: str,
     confidence = float(intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0)
     if name == "change_language" and facts.get("interpreter") is not None:
         return "inform"  # "yes interpreter pls, tigrinya": the language is the interpreter's
+    if name == "topic_multilingual" and facts.get("interpreter") is not None:
+        return "inform"  # "yes, I need an Arabic interpreter, my Dutch is weak": not a question about languages at home
+    if (name.startswith("topic_") and confidence < UNSURE_CONFIDENCE
+            and facts.get("person_type") in ("klantmanager", "sleutelpersoon")):
+        return "request_human"  # "بغيت نهضر مع شي حد من الجالية" (someone from the community), unsure topic
     if facts and name == "nlu_fallback" and len(text.split()) > SHORT_ANSWER_WORDS and two_close_topics(ranking):
         return None
     if facts and name not in KEEP_INTENTS:

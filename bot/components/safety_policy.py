@@ -12,8 +12,9 @@ asked) would be validated as an answer first. ``SafetyFirstPolicy`` outranks it:
    response ``utter_urgent_<category>`` (category from the safety nets: the message's
    ``safety.category``; ``utter_urgent_help`` when unknown) — a response, not a custom
    action, so the numbers reach the parent even when the action server is down;
-   when the previous user message was urgent in the same category and got the numbers
-   ("the ambulance is coming", "she is breathing again"), ``utter_urgent_followup`` instead;
+   when the previous user message was urgent and got the numbers, and this one is of the
+   same category, has none, or only the learned net flagged it ("the ambulance is coming",
+   "she is breathing again"), ``utter_urgent_followup`` instead;
    ``utter_urgent_followup`` too for a not-urgent goodbye, thanks or unread message
    right after the numbers (:data:`AFTER_URGENT_INTENTS`: "the ambulance took him, now he
    is fine" had been read as a goodbye and answered "goodbye, take care");
@@ -138,7 +139,14 @@ class SafetyFirstPolicy(Policy):
                     return FOLLOWUP_RESPONSE
                 return None
             category = urgent_category(message)
-            if self._previous_urgent_category(tracker) in (category, "_any") and category is not None:
+            previous = self._previous_urgent_category(tracker)
+            safety = (message.parse_data or {}).get("safety") or {}
+            only_model = isinstance(safety, dict) and safety.get("source") == "model"
+            # right after the numbers, the same danger, a generic one, or one only the learned
+            # net saw ("الاسعاف جت وخدوها المستشفى وقالو هي كويسة": the ambulance came, she is
+            # fine) is a status: the follow-up (112 again if it gets worse), not the numbers
+            # and a second referral; a keyword of another category still gets its numbers
+            if previous is not None and (previous in (category, "_any") or category is None or only_model):
                 return FOLLOWUP_RESPONSE
             name = f"utter_urgent_{category}" if category else GENERIC_RESPONSE
             return name if name in domain.action_names_or_texts else GENERIC_RESPONSE

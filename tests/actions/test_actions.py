@@ -287,8 +287,14 @@ async def test_a_time_of_day_typed_at_another_contact_question_is_the_time() -> 
     t = make_tracker("ጠዋት ጠዋት ብቻ", "inform", slots={"language": "am", "requested_slot": "person_type"},
                      language={"code": "am", "confidence": 0.99})
     assert (await v.extract_contact_times(d, t, {}))["contact_times"]["nl"] == "ochtend"
-    # not when it answers the open question, nor a long message, nor when the time is known
+    # also when it answers the open question too ("a woman, mornings"; "phone, in the morning after school")
     t = make_tracker("vrouw, ochtend", "inform", slots={"language": "nl", "requested_slot": "contact_gender"})
+    assert (await v.extract_contact_times(d, t, {}))["contact_times"]["nl"] == "ochtend"
+    t = make_tracker("تليفون الصبح بعد ما اوصل الواد المدرسة", "inform", slots={"language": "ar", "requested_slot": "contact_channel"})
+    assert (await v.extract_contact_times(d, t, {}))["contact_times"]["nl"] == "ochtend"
+    # not a long story, nor when the time is known
+    t = make_tracker("mijn man werkt de hele ochtend en dan is het druk met de kinderen thuis, snapt u",
+                     "inform", slots={"language": "nl", "requested_slot": "contact_gender"})
     assert await v.extract_contact_times(d, t, {}) == {}
     t = make_tracker("ochtend", "inform", slots={"language": "nl", "requested_slot": "person_type",
                                                   "contact_times": {"nl": "middag", "text": "middag"}})

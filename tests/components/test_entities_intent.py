@@ -18,6 +18,10 @@ def _i(name: str, confidence: float) -> dict:
     (_i("change_language", 0.95), {}, "andere taal", None),
     (_i("change_language", 0.88), {"interpreter": True}, "yes interpreter pls, tigrinya", "inform"),
     (_i("greet", 0.5), {"children_ages": [14]}, "hallo, ik heb een zoon van 14 jaar", "inform"),
+    (_i("topic_multilingual", 0.8), {"interpreter": True}, "ايوه محتاجة مترجم عربي عشان الهولندي بتاعي لسه ضعيف", "inform"),
+    (_i("topic_parenting_confidence", 0.33), {"person_type": "sleutelpersoon"},
+     "بغيت نهضر مع شي حد من الجالية المغربية هنا، راجل يكون", "request_human"),
+    (_i("topic_school", 0.7), {"person_type": "klantmanager"}, "mijn klantmanager zegt dat mijn zoon naar een andere school moet", None),
     # kept: an emergency, a request for a person, a sure topic, a sure long question
     (_i("urgent_help", 0.4), {"children_ages": [3]}, "mijn zoon 3 valt", None),
     (_i("request_human", 0.9), {"person_type": "klantmanager"}, "klantmanager", None),

@@ -24,6 +24,7 @@ responses:
   utter_urgent_help: [{text: "112"}]
   utter_urgent_medical_emergency: [{text: "112 + huisartsenpost"}]
   utter_urgent_followup: [{text: "ok"}]
+  utter_urgent_violence_at_home: [{text: "112 + Veilig Thuis"}]
 actions: [action_urgent_referral]
 """
 )
@@ -101,3 +102,18 @@ def test_a_status_right_after_the_numbers_gets_the_follow_up(policy: SafetyFirst
     assert got == expected
     # without the emergency before it, a goodbye is left to the rules
     assert predicted(policy, status) is None
+
+
+@pytest.mark.parametrize("second, expected", [
+    ({"category": None, "source": "model", "score": 0.88}, "utter_urgent_followup"),           # "the ambulance came, she is fine"
+    ({"category": "child_missing", "source": "model", "score": 0.86}, "utter_urgent_followup"),  # only the learned net
+    ({"category": "violence_at_home", "source": "keywords", "keyword": "he has a knife"}, "utter_urgent_violence_at_home"),
+])
+def test_a_second_danger_right_after_the_numbers(policy: SafetyFirstPolicy, second, expected) -> None:
+    urgent = parse(0.9, NET)
+    later = parse(0.9, second)
+    events = [ActionExecuted(ACTION_LISTEN_NAME), UserUttered("x", urgent["intent"], [], parse_data=urgent),
+              ActionExecuted("utter_urgent_medical_emergency"), ActionExecuted("action_urgent_referral"),
+              ActionExecuted(ACTION_LISTEN_NAME), UserUttered("y", later["intent"], [], parse_data=later)]
+    probabilities = policy.predict_action_probabilities(DialogueStateTracker.from_events("s", events), DOMAIN).probabilities
+    assert DOMAIN.action_names_or_texts[probabilities.index(max(probabilities))] == expected

@@ -77,3 +77,16 @@ def test_arabizi_never_switches_an_arabic_conversation() -> None:
     assert choose_language(current="ar", detected="so", text="imsa7 kel ma3lumati law sama7t", **kw) == "ar"
     assert choose_language(current="ar", detected="so", text="waan helnay alxamdulilaah wiilkeygii waa nabad", **kw) == "so"
     assert choose_language(current="ar", detected="en", text="my son is 3 and 5 years old now", **kw) == "en"
+
+
+def test_a_chosen_language_and_a_non_latin_one_are_sticky() -> None:
+    scripts = {"nl": "LATIN", "en": "LATIN", "fa": "ARABIC", "prs": "ARABIC", "ps": "ARABIC"}
+    kw = dict(supported=list(scripts), default="nl", confirmed=True, confidence=0.95, choice=None, scripts=scripts)
+    # a Pashto father who chose Pashto answers with a Dari phrase
+    assert choose_language(current="ps", detected="prs", text="بلی، مشکل نیست", chosen=True, **kw) == "ps"
+    assert choose_language(current="ps", detected="prs", text="بلی، مشکل نیست", chosen=False, **kw) == "prs"
+    assert choose_language(current="ps", detected="prs", chosen=True, **kw,
+                           text="زه غواړم دری خبرې وکړم ځکه چې زما ښځه یې پوهیږي") == "prs"
+    # Finglish in a Persian conversation: Latin letters, a few words
+    assert choose_language(current="fa", detected="nl", text="na merci, zakhire nakonid", **kw) == "fa"
+    assert choose_language(current="fa", detected="en", text="sorry I want to write in English from now on", **kw) == "en"

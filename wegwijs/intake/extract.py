@@ -520,12 +520,13 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
     return None, ages, pregnant, preg_months
 
 
-def _preference(norm: str, words: Words, slot: str, context: bool, bounds: frozenset[int] = frozenset()) -> str | None:
+def _preference(norm: str, words: Words, slot: str, context: bool, bounds: frozenset[int] = frozenset(),
+                request: bool = False) -> str | None:
     values = words.answers.get(slot) or {}
     found = _chosen_value(norm, {k: v for k, v in values.items() if k != "any"}, words, bounds)
     if found and slot == "contact_setting" and found[0] == "individual" and _only_before_gender(norm, found[1], words):
         return None  # "یوازې ښځه", "alleen een vrouw": only a woman, not "alone"
-    if found and not found.strong and context and len(norm.split()) > LONG_STORY_WORDS:
+    if found and not found.strong and context and not request and len(norm.split()) > LONG_STORY_WORDS:
         # a long message: the cue must stand by the wish ("a woman please"), not anywhere
         # ("mijn vrouw huilt ... het is beter als zij er niet meer is" is no wish for a woman)
         context = _cue_near(norm, found[1], words)
@@ -534,6 +535,9 @@ def _preference(norm: str, words: Words, slot: str, context: bool, bounds: froze
     return None
 
 
+#: The questions of the contact form: a message typed while one is open is about contact.
+CONTACT_QUESTIONS = frozenset({"person_type", "contact_channel", "contact_times", "contact_gender",
+                               "contact_setting", "interpreter", "handoff_consent"})
 #: A message longer than this many words needs its preference cue near the wish.
 LONG_STORY_WORDS = 10
 #: How many words on either side of a wish its cue may stand.
@@ -651,7 +655,12 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     strong_times = bool(times and re.search(r"\d\d:\d\d|(maan|dins|woens|donder|vrij|zater|zon)dag", times.nl)
                         and not (ages and len(norm.split()) > STRONG_TIME_WORDS))
     strong_channel = bool(channel and channel.strong)
-    context = bool(person or strong_channel or strong_times or _any(norm, words.preference_cues))
+    answering = open_question in CONTACT_QUESTIONS
+    # a long story ("oja zaterdag was ze ff kwijt in de ikea ...") names a day, not when to call
+    if (strong_times and not answering and len(norm.split()) > LONG_STORY_WORDS and not (person or strong_channel)
+            and not _any(norm, words.preference_cues)):
+        strong_times = False
+    context = bool(person or strong_channel or strong_times or answering or _any(norm, words.preference_cues))
     short = len(norm.split()) <= SHORT_CONTACT_ANSWER_WORDS
     if channel and (context or short or channel[0] == "whatsapp"):
         out.contact_channel = channel[0]
@@ -662,8 +671,11 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     elif (times and not strong_times and open_question != "contact_times" and len(norm.split()) > LONG_STORY_WORDS
           and not (person or strong_channel)):
         out.contact_times = None  # "mijn vrouw huilt de hele dag ... beter": a story, not when to call
-    out.contact_gender = _preference(norm, words, "contact_gender", context, bounds)
-    out.contact_setting = _preference(norm, words, "contact_setting", context, bounds)
+    # a message that asks for a person or a channel, or answers a contact question, is a
+    # contact request: its man/woman or alone/group wish needs no cue next to it
+    request = bool(person or strong_channel or answering)
+    out.contact_gender = _preference(norm, words, "contact_gender", context, bounds, request=request)
+    out.contact_setting = _preference(norm, words, "contact_setting", context, bounds, request=request)
     out.interpreter = _interpreter(norm, words)
     return out
 

@@ -383,7 +383,7 @@ def update_contact(
         row = _lookup(session, reference)
         if row is None:
             return None
-        municipality_before = row.municipality
+        routed_on_before = _routed_on(row)
         for name in UPDATABLE_FIELDS:
             value = getattr(data, name)
             if value in (None, [], "not_said"):
@@ -401,15 +401,65 @@ def update_contact(
         if added:
             row.out_of_scope_questions = questions + added
         session.flush()
-        contact = _reroute(session, row, routing) if row.municipality and row.municipality != municipality_before else None
+        rerouting = row.status == "new" and _routed_on(row) != routed_on_before
+        contact = _reroute(session, row, routing) if rerouting else None
         out = ReferralOut.from_model(row)
         out.contact = contact
         return out
 
 
+def add_urgent_signal(
+    session_factory: sessionmaker, reference: str, data: ReferralIn, *, routing: RoutingTable | None = None,
+) -> ReferralOut | None:
+    """A new danger message in a conversation that already has an urgent referral: add it
+    to that referral instead of storing a second one (three referrals for one frightened
+    parent cost the klantmanager time and hide what belongs together).
+
+    The parent's new words are added to ``concern_text``; a referral stored as a generic
+    ``urgent_help`` takes the new, specific category. When the category changes (a fall,
+    then a threat), the queue and person are notified again (outbox event
+    ``referral.urgent.<category>``); the same danger repeated notifies nobody twice.
+
+    Returns:
+        The updated referral, or None when ``reference`` is unknown (e.g. deleted).
+    """
+    from wegwijs.outbox.messages import notifications_for
+    from wegwijs.routing import cached_routing, route
+
+    with session_factory.begin() as session:
+        row = _lookup(session, reference)
+        if row is None:
+            return None
+        concern = list(row.concern_text or [])
+        known = {c.get("text") for c in concern}
+        concern += [c.dict() for c in data.concern_text if c.text not in known]
+        row.concern_text = concern
+        new_reason = data.urgency_reason
+        changed = bool(new_reason) and new_reason != row.urgency_reason and new_reason != "urgent_help"
+        if changed:
+            row.urgency_reason = new_reason if row.urgency_reason in (None, "urgent_help") else row.urgency_reason
+        row.urgency = "urgent"
+        session.flush()
+        out = ReferralOut.from_model(row)
+        if changed:
+            routing = routing or cached_routing()
+            routed = route(row, routing)
+            event = f"referral.urgent.{new_reason}"
+            for message in notifications_for(row, routed, routing, out.summary_nl, event=event, due=utcnow()):
+                session.add(message)
+            session.flush()
+        return out
+
+
+def _routed_on(row: Referral) -> tuple:
+    """What routing reads from a referral (wegwijs.routing.rules.route): gemeente, role
+    asked for, language, man/woman."""
+    return (row.municipality, row.person_type, row.language, row.contact_gender)
+
+
 def _reroute(session: Session, row: Referral, routing: RoutingTable | None) -> Any:
-    """The gemeente became known after the referral was stored (an urgent one goes out
-    before the intake asks it): route it again and, when it now goes to another queue or
+    """The gemeente, the role or the man/woman wish became known after the referral was
+    stored (an urgent one goes out before the intake asks them): route it again and, when it now goes to another queue or
     person, notify them too (the first queue keeps its notification). Returns the new
     contact description, or None when nothing changed."""
     from wegwijs.outbox.messages import notifications_for

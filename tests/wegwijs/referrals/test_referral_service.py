@@ -199,3 +199,44 @@ def test_a_gemeente_said_after_an_urgent_referral_routes_it_there(session_factor
         assert session.query(OutboxMessage).count() > before     # the gemeente hears of it too
     again = service.update_contact(session_factory, urgent.reference, later, names=names)
     assert again.contact is None                                  # nothing changed: no second notification
+
+
+def test_a_man_woman_wish_said_after_an_urgent_referral_routes_it_again(session_factory, names, make_referral_in) -> None:
+    # the urgent referral goes out before the contact questions; "only a woman" comes later
+    urgent = service.create_referral(session_factory, make_referral_in(
+        contact_gender=None, urgency="urgent", urgency_reason="violence_at_home"), names=names)
+    later = make_referral_in(contact_gender="woman", urgency="normal", urgency_reason=None)
+    out = service.update_contact(session_factory, urgent.reference, later, names=names)
+    assert out.contact_gender == "woman" and out.assignee_key == "utrecht-sp-amina"
+
+
+def test_a_referral_a_person_already_took_is_not_routed_again(session_factory, names, make_referral_in) -> None:
+    first = service.create_referral(session_factory, make_referral_in(contact_gender=None), names=names)
+    with session_factory.begin() as session:
+        repository.get_by_reference(session=session, reference=first.reference).status = "in_progress"
+    out = service.update_contact(session_factory, first.reference, make_referral_in(contact_gender="woman"), names=names)
+    assert out.contact_gender == "woman" and out.assignee_key == first.assignee_key and out.contact is None
+
+
+def test_a_second_danger_message_joins_the_urgent_referral(session_factory, names, make_referral_in) -> None:
+    from wegwijs.db.models import OutboxMessage
+    from wegwijs.referrals.service import ConcernText
+
+    def urgent_in(reason: str, text: str):
+        return make_referral_in(urgency="urgent", urgency_reason=reason,
+                                concern_text=[ConcernText(text=text, lang="en")])
+
+    first = service.create_referral(session_factory, urgent_in("urgent_help", "help please"), names=names)
+    with session_factory() as session:
+        before = session.query(OutboxMessage).count()
+    same = service.add_urgent_signal(session_factory, first.reference, urgent_in("urgent_help", "help please"))
+    assert [c.text for c in same.concern_text] == ["help please"]       # the same words are not added twice
+    with session_factory() as session:
+        assert session.query(OutboxMessage).count() == before            # nothing new: nobody notified twice
+    later = service.add_urgent_signal(session_factory, first.reference, urgent_in("child_missing", "he is not home, phone off"))
+    assert later.reference == first.reference and later.urgency_reason == "child_missing"
+    assert [c.text for c in later.concern_text] == ["help please", "he is not home, phone off"]
+    with session_factory() as session:
+        assert session.query(OutboxMessage).count() > before             # a new danger: the person hears again
+        assert session.query(Referral).count() == 1
+    assert service.add_urgent_signal(session_factory, "WW-XXXXXX", urgent_in("child_missing", "x")) is None
