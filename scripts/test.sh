@@ -2,7 +2,8 @@
 # The whole test suite. Installs and builds first when needed (fresh clone), then:
 #   1. content parity + generated responses up to date (wegwijs build-content --check),
 #      per-language coverage (wegwijs coverage)
-#   2. rasa data validate, the language-ID report, the safety report (floors per language)
+#   2. rasa data validate, the language-ID report, the safety report (floors per language),
+#      the seen conversation scenarios over REST (floor per language)
 #   3. pytest: unit tests, storage on SQLite and PostgreSQL, Redis locks, LID accuracy on
 #      held-out sentences, Rasa test stories per language, end-to-end chats over REST.
 # Needs PostgreSQL on 127.0.0.1:5432 and Redis on 127.0.0.1:6379 (each run creates and
@@ -22,5 +23,8 @@ echo "== language-ID report on held-out sentences"
 echo "== safety nets on the held-out safety set (regression floors per language; the targets"
 echo "   0.98 recall / 0.90 precision are not reached yet: docs/safety.md)"
 .venv/bin/wegwijs safety-report --split all --min-recall 0.80 --min-precision 0.80
+echo "== conversations: the seen scenario suite over REST (regression floor per language; the"
+echo "   target 0.95 and the unseen half: docs/conversations.md)"
+.venv/bin/wegwijs eval-conversations --split seen --min-share 0.85
 echo "== pytest"
 exec .venv/bin/python -m pytest -p no:cacheprovider -ra "$@"

@@ -190,6 +190,7 @@ def test_only_a_woman_is_no_wish_to_be_alone(lang: str, text: str, setting: str 
     ("nl", "hij heeft al 3 dagen koorts en hoest veel", None, None),        # how long, not how old
     ("so", "wiilkayga 3 maalin ayuu qandho qabaa", None, None),
     ("ar", "ابني عمره ٥ سنين وعنده حرارة من ٣ ايام", [5], None),
+    ("nl", "de jongen slaat zijn zus, juf heeft 2 keer gebeld", None, None),  # how often, not how old
 ])
 def test_days_are_a_duration_not_an_age(lang: str, text: str, ages, numbers) -> None:
     found = extract(text, words(lang))
@@ -212,3 +213,18 @@ def test_a_story_about_the_wife_is_no_wish_for_a_woman() -> None:
     assert (found.contact_gender, found.contact_times) == (None, None)
     wish = extract("we wonen in utrecht met drie kinderen en ik wil graag een vrouw spreken na 5 uur", words("nl"))
     assert wish.contact_gender == "woman"
+
+
+def test_a_day_in_a_long_story_is_no_contact_time() -> None:
+    story = "oja zaterdag was ze ff kwijt in de ikea, echt 2 min, ik was doodsbang haha maar ze stond gewoon bij de knuffels"
+    assert extract(story, words("nl")).contact_times is None
+    assert extract("bel me zaterdag", words("nl")).contact_times.nl.startswith("zaterdag")
+
+
+def test_a_contact_request_needs_no_cue_next_to_the_wish() -> None:
+    request = ("ja sleutelpersoon graag, iemand uit mijn eigen land, syrische vrouw. kan zij bij mij thuis komen? "
+               "ochtend is goed")
+    assert extract(request, words("nl")).contact_gender == "woman"
+    # a message typed while a contact question is open is about contact
+    answer = "tolk arabisch ja graag en dan liefst met een vrouw uit syrie, niet in een groep"
+    assert extract(answer, words("nl"), open_question="contact_gender").contact_gender == "woman"
