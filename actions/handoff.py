@@ -171,12 +171,11 @@ class ValidateContactForm(ReadsTheLastAnswer, FormValidationAction):
             return {}
         if any(e.get("entity") == "contact_times" for e in (tracker.latest_message or {}).get("entities", [])):
             return {}
-        if len(text.split()) > SHORT_TIME_ANSWER_WORDS or (
-                requested in TYPED_VALUES and answer_for(text, words_for(tracker), requested, TYPED_VALUES[requested])):
-            # it also answers the open question ("phone, mornings"): the time needs a time word
-            times = extract(text, words_for(tracker), open_question=requested).contact_times
-        else:
-            times = extract(text, words_for(tracker), open_question="contact_times").contact_times
+        words = words_for(tracker)
+        also_answers = len(text.split()) > SHORT_TIME_ANSWER_WORDS or (
+            requested in TYPED_VALUES and answer_for(text, words, requested, TYPED_VALUES[requested]))
+        # when it also answers the open question ("phone, mornings") the time needs a time word
+        times = extract(text, words, open_question=requested if also_answers else "contact_times").contact_times
         return {"contact_times": {"nl": times.nl, "text": times.text}} if times else {}
 
     async def extract_person_type(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> dict[str, Any]:

@@ -423,7 +423,6 @@ def add_urgent_signal(
     Returns:
         The updated referral, or None when ``reference`` is unknown (e.g. deleted).
     """
-    from wegwijs.outbox.messages import notifications_for
     from wegwijs.routing import cached_routing, route
 
     with session_factory.begin() as session:
@@ -443,12 +442,25 @@ def add_urgent_signal(
         out = ReferralOut.from_model(row)
         if changed:
             routing = routing or cached_routing()
-            routed = route(row, routing)
-            event = f"referral.urgent.{new_reason}"
-            for message in notifications_for(row, routed, routing, out.summary_nl, event=event, due=utcnow()):
-                session.add(message)
-            session.flush()
+            _notify(session, row, route(row, routing), routing, out.summary_nl, f"referral.urgent.{new_reason}")
         return out
+
+
+def _notify(session: Session, row: Referral, routed: Any, routing: RoutingTable, summary_nl: str, event: str) -> int:
+    """Queue the notifications of ``event`` for ``row`` (:func:`wegwijs.outbox.messages.notifications_for`,
+    due now), leaving out those already queued: the outbox's idempotency keys are unique, and
+    the same event a second time (a danger of the same category again, a referral routed
+    back to a queue it had left) must notify nobody twice. Returns how many were added."""
+    from wegwijs.db.models import OutboxMessage
+    from wegwijs.outbox.messages import notifications_for
+
+    added = 0
+    for message in notifications_for(row, routed, routing, summary_nl, event=event, due=utcnow()):
+        if session.query(OutboxMessage.id).filter_by(idempotency_key=message.idempotency_key).first() is None:
+            session.add(message)
+            added += 1
+    session.flush()
+    return added
 
 
 def _routed_on(row: Referral) -> tuple:
@@ -459,10 +471,9 @@ def _routed_on(row: Referral) -> tuple:
 
 def _reroute(session: Session, row: Referral, routing: RoutingTable | None) -> Any:
     """The gemeente, the role or the man/woman wish became known after the referral was
-    stored (an urgent one goes out before the intake asks them): route it again and, when it now goes to another queue or
-    person, notify them too (the first queue keeps its notification). Returns the new
+    stored (an urgent one goes out before the intake asks them): route it again and, when
+    it now goes to another queue or person, notify them too (the first queue keeps its notification). Returns the new
     contact description, or None when nothing changed."""
-    from wegwijs.outbox.messages import notifications_for
     from wegwijs.routing import cached_routing, route
 
     routing = routing or cached_routing()
@@ -472,10 +483,8 @@ def _reroute(session: Session, row: Referral, routing: RoutingTable | None) -> A
     row.assignee_key, row.route_queue, row.route_reason = routed.assignee_key, routed.route_queue, routed.route_reason
     session.flush()
     out = ReferralOut.from_model(row)
-    event = f"referral.routed.{routed.route_queue}.{routed.assignee_key or 'queue'}"
-    for message in notifications_for(row, routed, routing, out.summary_nl, event=event, due=utcnow()):
-        session.add(message)
-    session.flush()
+    _notify(session, row, routed, routing, out.summary_nl,
+            f"referral.routed.{routed.route_queue}.{routed.assignee_key or 'queue'}")
     return routed.contact_description
 
 

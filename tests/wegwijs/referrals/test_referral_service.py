@@ -240,3 +240,20 @@ def test_a_second_danger_message_joins_the_urgent_referral(session_factory, name
         assert session.query(OutboxMessage).count() > before             # a new danger: the person hears again
         assert session.query(Referral).count() == 1
     assert service.add_urgent_signal(session_factory, "WW-XXXXXX", urgent_in("child_missing", "x")) is None
+
+
+def test_the_same_new_danger_twice_notifies_once(session_factory, names, make_referral_in) -> None:
+    from wegwijs.db.models import OutboxMessage
+    from wegwijs.referrals.service import ConcernText
+
+    def urgent_in(reason: str, text: str):
+        return make_referral_in(urgency="urgent", urgency_reason=reason, concern_text=[ConcernText(text=text, lang="en")])
+
+    first = service.create_referral(session_factory, urgent_in("medical_emergency", "he fell and vomits"), names=names)
+    service.add_urgent_signal(session_factory, first.reference, urgent_in("violence_at_home", "now he has a knife"))
+    with session_factory() as session:
+        after_first = session.query(OutboxMessage).count()
+    again = service.add_urgent_signal(session_factory, first.reference, urgent_in("violence_at_home", "he is at the door"))
+    assert again.urgency_reason == "medical_emergency" and len(again.concern_text) == 3
+    with session_factory() as session:
+        assert session.query(OutboxMessage).count() == after_first   # the outbox keys are unique: no second notice
