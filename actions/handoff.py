@@ -92,15 +92,16 @@ class ValidateContactForm(ReadsTheLastAnswer, FormValidationAction):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]) -> list[dict[str, Any]]:
         withdrawn = consent_withdrawn(dispatcher, tracker)
         if withdrawn:
-            return withdrawn + [SlotSet("requested_slot", None)]  # nothing is passed on: the questions stop
+            # nothing is passed on: the questions stop, a referral held until they end goes
+            return withdrawn + await self._withdraw_held(tracker) + [SlotSet("requested_slot", None)]
         text = (tracker.latest_message or {}).get("text") or ""
         if (tracker.get_slot("consent") != "yes" and not tracker.get_slot("referral_reference")
                 and not is_payload(text) and refuses_storage(text, words_for(tracker))):
             # "no, still don't save" from a parent who never agreed: nothing is passed on, the questions stop
             dispatcher.utter_message(response="utter_consent_no")
-            return [SlotSet("handoff_consent", False), SlotSet("requested_slot", None)]
+            return [SlotSet("handoff_consent", False), *await self._withdraw_held(tracker), SlotSet("requested_slot", None)]
         events = await super().run(dispatcher, tracker, domain)
-        await self._update_stored_referral(tracker, events)
+        events += await self._keep_referral_current(tracker, events)
         if latest_intent(tracker) == "request_human":
             return events  # "I want my klantmanager" answers the person question: go on
         if closes_contact_questions(tracker):
@@ -108,19 +109,43 @@ class ValidateContactForm(ReadsTheLastAnswer, FormValidationAction):
         return events + interruption_events(tracker, "contact_form", fills_a_slot(events))
 
     @staticmethod
-    async def _update_stored_referral(tracker: Tracker, events: list[dict[str, Any]]) -> None:
-        """A referral already stored (the urgent one, after the emergency numbers) gets the
-        contact wishes said since: "only WhatsApp, never call" must reach the person."""
-        reference = tracker.get_slot("referral_reference")
-        if not reference:
-            return
+    async def _keep_referral_current(tracker: Tracker, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """What the parent has said so far is stored as soon as it may be passed on and the
+        person is known, so a parent who leaves before the last optional question is still
+        contacted. That referral is held (its person is notified after
+        ``WEGWIJS_REFERRAL_SETTLE_MINUTES``, or when the questions end: ``action_create_referral``)
+        and every later answer is added to it (slot ``draft_reference``). After an urgent
+        referral, the contact wishes join that one instead: "only WhatsApp, never call"
+        must reach its person. Returns the slot events to add."""
         slots = dict(tracker.current_slot_values())
         slots.update({e["name"]: e.get("value") for e in events if e.get("event") == "slot" and e.get("name")})
+        reference = slots.get("draft_reference") or slots.get("urgent_reference")
+        may_pass_on = slots.get("consent") == "yes" or slots.get("handoff_consent") is True
+        if not reference and not (may_pass_on and slots.get("person_type")):
+            return []
         try:
             data = handoff.referral_from_slots(tracker.sender_id, slots, urgent_reason=None)
-            await in_thread(handoff.update_referral, str(reference), data)
-        except Exception:  # the conversation goes on; the person still gets the referral as stored
+            if reference:
+                await in_thread(handoff.update_referral, str(reference), data)
+                return []
+            out = await in_thread(lambda: handoff.store_referral(data, hold=True))
+        except Exception:  # the conversation goes on; what was said stays in the tracker for action_create_referral
             logger.exception("handoff.update_failed")
+            return []
+        return [SlotSet("draft_reference", out.reference)]
+
+    @staticmethod
+    async def _withdraw_held(tracker: Tracker) -> list[dict[str, Any]]:
+        """The parent took the consent back while the questions were open: the held referral
+        (nobody was told of it yet) is deleted."""
+        reference = tracker.get_slot("draft_reference")
+        if not reference:
+            return []
+        try:
+            await in_thread(handoff.withdraw_referral, str(reference))
+        except Exception:
+            logger.exception("handoff.withdraw_failed")
+        return [SlotSet("draft_reference", None)]
 
     async def validate_municipality(
         self, slot_value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
@@ -385,11 +410,15 @@ class ActionCreateReferral(Action):
             dispatcher.utter_message(response="utter_referral_not_stored")
             return [SlotSet("offered_person", False), *[SlotSet(s, None) for s in CONTACT_SLOTS]]
         data = handoff.referral_from_slots(tracker.sender_id, tracker.current_slot_values(), urgent_reason=None)
+        held = tracker.get_slot("draft_reference")
         try:
             # one point of contact: after an urgent referral, a request for a person in the
             # same conversation joins it (its person already knows the family)
             out = await in_thread(handoff.update_referral, str(urgent), data) if urgent else None
             joined = out is not None
+            if out is None and held:
+                # stored while the questions were open: the parent is done, its person is told now
+                out = await in_thread(lambda: handoff.update_referral(str(held), data, release=True))
             if out is None:
                 out = await in_thread(handoff.store_referral, data)
         except Exception:  # the database is down: say so, lose nothing the parent said (it stays in the tracker)
@@ -400,7 +429,7 @@ class ActionCreateReferral(Action):
             # joined to the urgent referral: its person calls as soon as possible, not "within 3 days"
             dispatcher.utter_message(response="utter_referral_done_urgent", reference=out.reference)
             return [SlotSet("referral_reference", out.reference), SlotSet("offered_person", False),
-                    *[SlotSet(s, None) for s in CONTACT_SLOTS]]
+                    SlotSet("draft_reference", None), *[SlotSet(s, None) for s in CONTACT_SLOTS]]
         pack = pack_for(tracker)
         # routing (wegwijs.routing): the role of the person it went to and the gemeente's
         # promised working days; the first name / language of out.contact is not worded yet
@@ -417,7 +446,8 @@ class ActionCreateReferral(Action):
         )
         # the next request for a person asks the contact questions again
         reset = [SlotSet(s, None) for s in CONTACT_SLOTS]
-        return [SlotSet("referral_reference", out.reference), SlotSet("offered_person", False), *reset]
+        return [SlotSet("referral_reference", out.reference), SlotSet("offered_person", False),
+                SlotSet("draft_reference", None), *reset]
 
 
 class ActionUrgentReferral(Action):
@@ -443,7 +473,8 @@ class ActionUrgentReferral(Action):
         slots = dict(tracker.current_slot_values())
         slots["concern_text"] = remember_concern(tracker)
         data = handoff.referral_from_slots(tracker.sender_id, slots, urgent_reason=reason)
-        earlier = tracker.get_slot("urgent_reference")
+        # one urgent referral per conversation; one held while the contact questions were open becomes it
+        earlier = tracker.get_slot("urgent_reference") or tracker.get_slot("draft_reference")
         try:
             out = await in_thread(handoff.add_urgent_signal, earlier, data) if earlier else None
             out = out or await in_thread(handoff.store_referral, data)
@@ -453,4 +484,4 @@ class ActionUrgentReferral(Action):
             return [SlotSet("concern_text", slots["concern_text"])]
         dispatcher.utter_message(response="utter_urgent_referral", reference=out.reference)
         return [SlotSet("concern_text", slots["concern_text"]), SlotSet("referral_reference", out.reference),
-                SlotSet("urgent_reference", out.reference)]
+                SlotSet("urgent_reference", out.reference), SlotSet("draft_reference", None)]

@@ -35,7 +35,8 @@ class ActionAskDelete(Action):
             return [SlotSet("consent", answer),
                     SlotSet("consent_at", datetime.now(timezone.utc).isoformat(timespec="seconds")),
                     FollowupAction("intake_form")]
-        reference = tracker.get_slot("referral_reference")
+        # a referral held while the contact questions are open goes too: the parent is told
+        reference = tracker.get_slot("referral_reference") or tracker.get_slot("draft_reference")
         if reference:
             dispatcher.utter_message(response="utter_ask_delete_confirm_referral", reference=reference)
         else:

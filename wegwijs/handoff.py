@@ -85,25 +85,34 @@ def referral_from_slots(
     )
 
 
-def store_referral(data: ReferralIn) -> ReferralOut:
+def store_referral(data: ReferralIn, *, hold: bool = False) -> ReferralOut:
     """Store a referral with its Dutch summary, route it and queue its notifications
     (routing files of ``settings.routing_dir``); ``.contact`` of the result says who will
     contact the parent and by when.
 
+    ``hold``: the contact questions are still open (the parent may answer more, or leave):
+    the notifications wait ``settings.referral_settle_minutes``; :func:`update_referral`
+    with ``release`` sends them when the parent finishes.
+
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused it.
     """
+    from datetime import timedelta
+
     from wegwijs.routing import cached_routing
 
+    settings = bootstrap.get_settings()
     return service.create_referral(
         bootstrap.get_session_factory(), data, names=bootstrap.get_dutch_names(),
-        routing=cached_routing(bootstrap.get_settings().routing_dir),
+        routing=cached_routing(settings.routing_dir),
+        notify_after=timedelta(minutes=settings.referral_settle_minutes) if hold else None,
     )
 
 
-def update_referral(reference: str, data: ReferralIn) -> ReferralOut | None:
+def update_referral(reference: str, data: ReferralIn, *, release: bool = False) -> ReferralOut | None:
     """Add later contact wishes, topics and questions to a stored referral (:func:`service.update_contact`);
-    a gemeente said later routes it there too.
+    a gemeente said later routes it there too. ``release``: the parent finished, held
+    notifications go now.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused it.
@@ -111,7 +120,16 @@ def update_referral(reference: str, data: ReferralIn) -> ReferralOut | None:
     from wegwijs.routing import cached_routing
 
     return service.update_contact(bootstrap.get_session_factory(), reference, data, names=bootstrap.get_dutch_names(),
-                                  routing=cached_routing(bootstrap.get_settings().routing_dir))
+                                  routing=cached_routing(bootstrap.get_settings().routing_dir), release=release)
+
+
+def withdraw_referral(reference: str) -> bool:
+    """Delete a held referral whose parent took the consent back (:func:`service.withdraw_referral`).
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused it.
+    """
+    return service.withdraw_referral(bootstrap.get_session_factory(), reference)
 
 
 def add_urgent_signal(reference: str, data: ReferralIn) -> ReferralOut | None:

@@ -17,6 +17,10 @@ Environment variables (all optional):
                                (BRIEF 8). Default 365.
 ``WEGWIJS_REFERRAL_CONTACT_DAYS``  Working days within which a person contacts
                                the parent (``utter_referral_done``). Default 3.
+``WEGWIJS_REFERRAL_SETTLE_MINUTES``  Minutes a referral stored while the contact
+                               questions are still open waits before its person is
+                               notified (a parent who leaves mid-way is still passed
+                               on; one who finishes releases it at once). Default 20.
 ``WEGWIJS_RASA_URL``           Rasa server URL. Default ``http://localhost:5005``.
 ``WEGWIJS_ACTION_PORT``        Port of the action server. Default 5055.
 ``WEGWIJS_LANGUAGES_DIR``      Content folder. Default ``<repo>/languages``.
@@ -55,6 +59,7 @@ class Settings:
     tracker_db_url: str = field(default_factory=lambda: _default_sqlite_url("tracker.db"))
     retention_days: int = 365
     referral_contact_days: int = 3
+    referral_settle_minutes: int = 20
     rasa_url: str = "http://localhost:5005"
     action_port: int = 5055
     languages_dir: Path = REPO_ROOT / "languages"
@@ -63,6 +68,8 @@ class Settings:
     routing_dir: Path = REPO_ROOT / "municipalities" / "routing"
 
     def __post_init__(self) -> None:
+        if self.referral_settle_minutes < 0:
+            raise SettingsError(f"referral_settle_minutes must be >= 0, got {self.referral_settle_minutes}")
         if self.retention_days < 1:
             raise SettingsError(f"retention_days must be >= 1, got {self.retention_days}")
         if self.referral_contact_days < 1:
@@ -99,6 +106,7 @@ class Settings:
         text("WEGWIJS_TRACKER_DB_URL", "tracker_db_url")
         integer("WEGWIJS_RETENTION_DAYS", "retention_days")
         integer("WEGWIJS_REFERRAL_CONTACT_DAYS", "referral_contact_days")
+        integer("WEGWIJS_REFERRAL_SETTLE_MINUTES", "referral_settle_minutes")
         text("WEGWIJS_RASA_URL", "rasa_url")
         integer("WEGWIJS_ACTION_PORT", "action_port")
         text("WEGWIJS_REDIS_URL", "redis_url")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -381,7 +382,7 @@ async def test_contact_wishes_after_an_urgent_referral_reach_it(db) -> None:
                                              safety={"category": "violence_at_home"}), {})
     reference = _slots(events)["referral_reference"]
     t = make_tracker("please only a woman, and only whatsapp, never call me", "inform", sender_id="p-wish",
-                     slots={"referral_reference": reference, "contact_channel": "whatsapp", "contact_gender": "woman",
+                     slots={"referral_reference": reference, "urgent_reference": reference, "contact_channel": "whatsapp", "contact_gender": "woman",
                             "requested_slot": "person_type"})
     await ValidateContactForm().run(CollectingDispatcher(), t, {"forms": {"contact_form": {"required_slots": []}}})
     out = service.get_referral(bootstrap.get_session_factory(), reference, actor="test")
@@ -800,3 +801,75 @@ async def test_the_contact_questions_ask_the_gemeente_the_intake_did_not_get() -
     asked_twice = make_tracker("x", "inform", slots={"consent": "yes", "asked": {"municipality": 2}})
     assert "municipality" not in await form.required_slots(slots, CollectingDispatcher(), asked_twice, {})
     assert await form.validate_municipality("Tilburg", CollectingDispatcher(), t, {}) == {"municipality": "Tilburg"}
+
+
+def _outbox_due(reference: str) -> list:
+    from wegwijs.db.models import OutboxMessage
+    from wegwijs.referrals import repository
+
+    with bootstrap.get_session_factory()() as session:
+        row = repository.get_by_reference(session=session, reference=reference)
+        if row is None:
+            return []
+        return [m.next_attempt_at if m.next_attempt_at.tzinfo else m.next_attempt_at.replace(tzinfo=timezone.utc)
+                for m in session.query(OutboxMessage).filter_by(referral_id=row.id)]
+
+
+CONTACT_FORM = {"forms": {"contact_form": {"required_slots": ["person_type", "contact_channel", "contact_times"]}}}
+
+
+async def test_a_parent_who_leaves_at_the_optional_questions_is_still_passed_on(db) -> None:
+    base = {"language": "en", "consent": "yes", "consent_at": "2026-12-06T09:00:00+00:00",
+            "municipality": "Utrecht", "children_ages": [5], "topics": ["sleep"]}
+    # the person is said: the referral is stored at once, held until the questions end
+    t = make_tracker("a sleutelpersoon please", "inform", sender_id="p-held",   # the entity's slot mapping set it
+                     slots={**base, "person_type": "sleutelpersoon", "requested_slot": "contact_channel"})
+    events = await ValidateContactForm().run(CollectingDispatcher(), t, CONTACT_FORM)
+    draft = _slots(events)["draft_reference"]
+    out = service.get_referral(bootstrap.get_session_factory(), draft, actor="test")
+    assert out.person_type == "sleutelpersoon" and out.municipality == "Utrecht"
+    due = _outbox_due(draft)
+    assert due and all(d > datetime.now(timezone.utc) for d in due)   # nobody is told yet
+    # the next answer joins it; no second referral
+    t = make_tracker("whatsapp", "inform", sender_id="p-held",
+                     slots={**base, "person_type": "sleutelpersoon", "draft_reference": draft,
+                            "contact_channel": "whatsapp", "requested_slot": "contact_times"})
+    events = await ValidateContactForm().run(CollectingDispatcher(), t, CONTACT_FORM)
+    assert "draft_reference" not in _slots(events)
+    assert service.get_referral(bootstrap.get_session_factory(), draft, actor="test").contact_channel == "whatsapp"
+    assert len(service.list_referrals(bootstrap.get_session_factory(), actor="test")) == 1
+    # the questions end: that referral is released, with the same reference
+    d = CollectingDispatcher()
+    t = make_tracker("thanks", "thanks", sender_id="p-held",
+                     slots={**base, "person_type": "sleutelpersoon", "contact_channel": "whatsapp",
+                            "draft_reference": draft})
+    events = await ActionCreateReferral().run(d, t, {})
+    assert _keys(d) == ["utter_referral_done"]
+    assert _slots(events)["referral_reference"] == draft and _slots(events)["draft_reference"] is None
+    assert all(d <= datetime.now(timezone.utc) for d in _outbox_due(draft))
+    assert len(service.list_referrals(bootstrap.get_session_factory(), actor="test")) == 1
+
+
+async def test_no_referral_is_held_without_consent_or_person(db) -> None:
+    for slots in ({"consent": "no", "requested_slot": "person_type"},
+                  {"consent": "yes", "requested_slot": "contact_channel"}):
+        t = make_tracker("whatsapp", "inform", sender_id="p-none", slots=slots,
+                         entities=[{"entity": "contact_channel", "value": "whatsapp"}])
+        events = await ValidateContactForm().run(CollectingDispatcher(), t, CONTACT_FORM)
+        assert "draft_reference" not in _slots(events)
+    assert service.list_referrals(bootstrap.get_session_factory(), actor="test") == []
+
+
+async def test_consent_taken_back_deletes_the_held_referral(db) -> None:
+    t = make_tracker("a klantmanager", "inform", sender_id="p-back",
+                     slots={"language": "en", "consent": "yes", "person_type": "klantmanager",
+                            "requested_slot": "contact_channel"})
+    draft = _slots(await ValidateContactForm().run(CollectingDispatcher(), t, CONTACT_FORM))["draft_reference"]
+    t = make_tracker("hmm toch liever niet bewaren", "deny", sender_id="p-back", language={"code": "nl", "confidence": 0.9},
+                     slots={"language": "nl", "consent": "yes", "person_type": "klantmanager", "draft_reference": draft,
+                            "requested_slot": "contact_channel"})
+    d = CollectingDispatcher()
+    events = await ValidateContactForm().run(d, t, CONTACT_FORM)
+    assert _slots(events)["draft_reference"] is None and _keys(d) == ["utter_consent_no"]
+    assert service.list_referrals(bootstrap.get_session_factory(), actor="test") == []
+    assert _outbox_due(draft) == []

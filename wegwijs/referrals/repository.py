@@ -92,6 +92,16 @@ def delete_for_conversation(*, session: Session, conversation_id: str) -> int:
     return int(result.rowcount or 0)
 
 
+def delete_by_reference(*, session: Session, reference: str) -> int:
+    """Delete one referral and its staff notes (a parent who took back the consent to pass
+    it on while the contact questions were open); return how many (0 or 1)."""
+    _delete_notes(session=session, condition=Referral.reference == reference)
+    result = session.execute(
+        sa.delete(Referral).where(Referral.reference == reference).execution_options(synchronize_session="fetch")
+    )
+    return int(result.rowcount or 0)
+
+
 def count_older_than(*, session: Session, cutoff: datetime) -> int:
     """Return how many referrals were created before ``cutoff`` (aware datetime)."""
     return int(

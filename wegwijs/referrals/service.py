@@ -305,6 +305,7 @@ def create_referral(
     now: datetime | None = None,
     attempts: int = 5,
     routing: RoutingTable | None = None,
+    notify_after: timedelta | None = None,
 ) -> ReferralOut:
     """Store a new referral with a fresh unique reference, route it, and return it.
 
@@ -322,6 +323,9 @@ def create_referral(
         now: creation time (tests); default the current UTC time.
         attempts: how often to draw a new reference when one is taken.
         routing: the routing table; default ``municipalities/routing/`` (read once).
+        notify_after: hold the notifications this long (a referral stored while the
+            contact questions are still open, :func:`update_contact` with ``release``
+            sends them at once); default: due now.
 
     Raises:
         wegwijs.routing.RoutingError: the default routing files are invalid.
@@ -343,7 +347,8 @@ def create_referral(
                 referral.route_reason = routed.route_reason
                 repository.create(session=session, referral=referral)
                 out = ReferralOut.from_model(referral)
-                for message in notifications_for(referral, routed, routing, out.summary_nl):
+                due = created_at + notify_after if notify_after else None
+                for message in notifications_for(referral, routed, routing, out.summary_nl, due=due):
                     session.add(message)
                 session.flush()
                 out.contact = routed.contact_description
@@ -366,7 +371,7 @@ UPDATABLE_FIELDS = (
 
 def update_contact(
     session_factory: sessionmaker, reference: str, data: ReferralIn, *, names: DutchNames | None = None,
-    routing: RoutingTable | None = None,
+    routing: RoutingTable | None = None, release: bool = False,
 ) -> ReferralOut | None:
     """Add what the parent said after a referral was stored (e.g. "only WhatsApp, never call")
     to that referral; values already stored are replaced only by new ones, never by "not said".
@@ -376,9 +381,16 @@ def update_contact(
     ``concern_text`` is left as stored: for an urgent referral it holds the danger sentence the
     summary quotes, and later contact answers must not take its place.
 
+    Notifications not yet tried get the new summary, so the person reads what the parent
+    said last. ``release`` (the parent finished the contact questions) makes those held by
+    ``create_referral(notify_after=...)`` due now, and the result's ``contact`` then always
+    says who will contact the parent.
+
     Returns:
         The updated referral, or None when ``reference`` is unknown (e.g. deleted).
     """
+    from wegwijs.routing import cached_routing, route
+
     with session_factory.begin() as session:
         row = _lookup(session, reference)
         if row is None:
@@ -404,8 +416,41 @@ def update_contact(
         rerouting = row.status == "new" and _routed_on(row) != routed_on_before
         contact = _reroute(session, row, routing) if rerouting else None
         out = ReferralOut.from_model(row)
+        _refresh_notifications(session, row, out.summary_nl, release=release)
+        if release and contact is None:
+            contact = route(row, routing or cached_routing()).contact_description
         out.contact = contact
         return out
+
+
+def withdraw_referral(session_factory: sessionmaker, reference: str) -> bool:
+    """Delete a referral stored while the contact questions were open, with its notifications
+    (``ON DELETE CASCADE``) and staff notes: the parent took back the consent to pass it on
+    before it was released. Returns whether one was deleted."""
+    with session_factory.begin() as session:
+        return repository.delete_by_reference(session=session, reference=normalise_reference(reference)) > 0
+
+
+def _refresh_notifications(session: Session, row: Referral, summary_nl: str, *, release: bool) -> None:
+    """Put ``summary_nl`` into the referral's notifications that were never tried (status
+    ``pending``, 0 attempts); with ``release``, make those not yet due due now."""
+    from wegwijs.db.models import OutboxMessage
+
+    now = utcnow()
+    pending = session.query(OutboxMessage).filter_by(referral_id=row.id, status="pending", attempts=0).all()
+    for message in pending:
+        payload = dict(message.payload or {})
+        body = payload.get("body")
+        if isinstance(body, dict):
+            payload["body"] = {**body, "summary_nl": summary_nl}
+        elif isinstance(body, str):
+            header = body.split("\n\n", 1)[0]
+            payload["body"] = f"{header}\n\n{summary_nl}"
+        message.payload = payload
+        due = _as_utc(message.next_attempt_at)
+        if release and due is not None and due > now:
+            message.next_attempt_at = now
+    session.flush()
 
 
 def add_urgent_signal(
@@ -434,28 +479,33 @@ def add_urgent_signal(
         concern += [c.dict() for c in data.concern_text if c.text not in known]
         row.concern_text = concern
         new_reason = data.urgency_reason
-        changed = bool(new_reason) and new_reason != row.urgency_reason and new_reason != "urgent_help"
+        # a held (not yet urgent) referral becomes urgent with any category, generic or not
+        changed = bool(new_reason) and new_reason != row.urgency_reason and (
+            new_reason != "urgent_help" or row.urgency_reason is None)
         if changed:
             row.urgency_reason = new_reason if row.urgency_reason in (None, "urgent_help") else row.urgency_reason
         row.urgency = "urgent"
         session.flush()
         out = ReferralOut.from_model(row)
+        _refresh_notifications(session, row, out.summary_nl, release=True)  # an urgent referral is never held
         if changed:
             routing = routing or cached_routing()
             _notify(session, row, route(row, routing), routing, out.summary_nl, f"referral.urgent.{new_reason}")
         return out
 
 
-def _notify(session: Session, row: Referral, routed: Any, routing: RoutingTable, summary_nl: str, event: str) -> int:
+def _notify(session: Session, row: Referral, routed: Any, routing: RoutingTable, summary_nl: str, event: str,
+            due: datetime | None = None) -> int:
     """Queue the notifications of ``event`` for ``row`` (:func:`wegwijs.outbox.messages.notifications_for`,
     due now), leaving out those already queued: the outbox's idempotency keys are unique, and
     the same event a second time (a danger of the same category again, a referral routed
-    back to a queue it had left) must notify nobody twice. Returns how many were added."""
+    back to a queue it had left) must notify nobody twice. ``due``: when they are sent
+    (default now). Returns how many were added."""
     from wegwijs.db.models import OutboxMessage
     from wegwijs.outbox.messages import notifications_for
 
     added = 0
-    for message in notifications_for(row, routed, routing, summary_nl, event=event, due=utcnow()):
+    for message in notifications_for(row, routed, routing, summary_nl, event=event, due=due or utcnow()):
         if session.query(OutboxMessage.id).filter_by(idempotency_key=message.idempotency_key).first() is None:
             session.add(message)
             added += 1
@@ -484,8 +534,27 @@ def _reroute(session: Session, row: Referral, routing: RoutingTable | None) -> A
     session.flush()
     out = ReferralOut.from_model(row)
     _notify(session, row, routed, routing, out.summary_nl,
-            f"referral.routed.{routed.route_queue}.{routed.assignee_key or 'queue'}")
+            f"referral.routed.{routed.route_queue}.{routed.assignee_key or 'queue'}", due=_drop_held(session, row))
     return routed.contact_description
+
+
+def _drop_held(session: Session, row: Referral) -> datetime | None:
+    """Delete the referral's notifications still held (never tried, due later: stored while
+    the contact questions are open) and return the time they were due, or None when none
+    were held. A referral routed elsewhere before anyone was told goes only to its new
+    queue, at the same time."""
+    from wegwijs.db.models import OutboxMessage
+
+    now = utcnow()
+    held = [m for m in session.query(OutboxMessage).filter_by(referral_id=row.id, status="pending", attempts=0).all()
+            if (_as_utc(m.next_attempt_at) or now) > now]
+    if not held:
+        return None
+    due = max(_as_utc(m.next_attempt_at) for m in held)
+    for message in held:
+        session.delete(message)
+    session.flush()
+    return due
 
 
 def _free_reference(session: Session) -> str:

@@ -257,3 +257,90 @@ def test_the_same_new_danger_twice_notifies_once(session_factory, names, make_re
     assert again.urgency_reason == "medical_emergency" and len(again.concern_text) == 3
     with session_factory() as session:
         assert session.query(OutboxMessage).count() == after_first   # the outbox keys are unique: no second notice
+
+
+def _outbox(session_factory, reference: str) -> list:
+    from wegwijs.db.models import OutboxMessage
+
+    with session_factory() as session:
+        row = repository.get_by_reference(session=session, reference=reference)
+        if row is None:
+            return []
+        messages = session.query(OutboxMessage).filter_by(referral_id=row.id).order_by(OutboxMessage.id).all()
+        session.expunge_all()
+        return messages
+
+
+def _due(message) -> datetime:
+    due = message.next_attempt_at
+    return due if due.tzinfo else due.replace(tzinfo=timezone.utc)
+
+
+def test_a_held_referral_waits_and_is_released_with_the_last_answers(session_factory, names, make_referral_in) -> None:
+    # stored while the contact questions are open: nobody is told yet
+    held = service.create_referral(session_factory, make_referral_in(urgency="normal", urgency_reason=None,
+                                                                     contact_channel=None), names=names,
+                                   notify_after=timedelta(minutes=20))
+    messages = _outbox(session_factory, held.reference)
+    assert messages, "the routed queue must be notified"
+    now = service.utcnow()
+    assert all(_due(m) > now + timedelta(minutes=15) for m in messages)
+    # the parent answers the channel question and finishes: the notice goes now, with that answer in it
+    later = make_referral_in(urgency="normal", urgency_reason=None, contact_channel="whatsapp")
+    out = service.update_contact(session_factory, held.reference, later, names=names, release=True)
+    assert out.contact_channel == "whatsapp" and out.contact            # who will contact the parent
+    released = _outbox(session_factory, held.reference)
+    assert len(released) == len(messages)
+    assert all(_due(m) <= service.utcnow() for m in released)
+    for message in released:
+        body = message.payload["body"]
+        text = body["summary_nl"] if isinstance(body, dict) else body
+        assert out.summary_nl in text and "WhatsApp" in out.summary_nl
+
+
+def test_an_update_without_release_keeps_the_notice_held(session_factory, names, make_referral_in) -> None:
+    held = service.create_referral(session_factory, make_referral_in(urgency="normal", urgency_reason=None),
+                                   names=names, notify_after=timedelta(minutes=20))
+    service.update_contact(session_factory, held.reference, make_referral_in(
+        urgency="normal", urgency_reason=None, contact_times="in de middag"), names=names)
+    assert all(_due(m) > service.utcnow() + timedelta(minutes=15) for m in _outbox(session_factory, held.reference))
+
+
+def test_a_withdrawn_held_referral_is_gone_with_its_notices(session_factory, names, make_referral_in) -> None:
+    from wegwijs.db.models import OutboxMessage
+
+    held = service.create_referral(session_factory, make_referral_in(), names=names, notify_after=timedelta(minutes=20))
+    assert _outbox(session_factory, held.reference)
+    assert service.withdraw_referral(session_factory, held.reference) is True
+    with session_factory() as session:
+        assert session.query(Referral).count() == 0
+        assert session.query(OutboxMessage).count() == 0
+    assert service.withdraw_referral(session_factory, held.reference) is False
+
+
+def test_a_held_referral_routed_elsewhere_goes_only_to_the_new_queue_at_the_same_time(
+        session_factory, names, make_referral_in) -> None:
+    held = service.create_referral(session_factory, make_referral_in(municipality=None, urgency="normal",
+                                                                     urgency_reason=None),
+                                   names=names, notify_after=timedelta(minutes=20))
+    assert held.route_queue == "default"
+    first = _outbox(session_factory, held.reference)
+    held_until = max(_due(m) for m in first)
+    out = service.update_contact(session_factory, held.reference, make_referral_in(
+        municipality="Utrecht", urgency="normal", urgency_reason=None), names=names)
+    assert out.route_queue != "default"
+    after = _outbox(session_factory, held.reference)
+    assert after and not {m.idempotency_key for m in first} & {m.idempotency_key for m in after}   # the default queue is never told
+    assert all(abs((_due(m) - held_until).total_seconds()) < 1 for m in after)
+
+
+def test_a_danger_in_a_held_referral_makes_it_urgent_and_sends_it_now(session_factory, names, make_referral_in) -> None:
+    from wegwijs.referrals.service import ConcernText
+
+    held = service.create_referral(session_factory, make_referral_in(urgency="normal", urgency_reason=None),
+                                   names=names, notify_after=timedelta(minutes=20))
+    out = service.add_urgent_signal(session_factory, held.reference, make_referral_in(
+        urgency="urgent", urgency_reason="urgent_help", concern_text=[ConcernText(text="help me please", lang="en")]))
+    assert out.urgency == "urgent" and out.urgency_reason == "urgent_help"
+    messages = _outbox(session_factory, held.reference)
+    assert messages and all(_due(m) <= service.utcnow() for m in messages)
