@@ -307,14 +307,15 @@ def parse_metadata(value: Any) -> Optional[Dict[str, Any]]:
     """A message's metadata as a dict (Rasa also accepts a JSON string), or None when invalid.
 
     Args:
-        value: the ``metadata`` field: missing/None (→ ``{}``), a dict, or a JSON object string.
+        value: the ``metadata`` field: missing/None (→ ``{}``), a dict, or a JSON object string
+            (a string that is not JSON, or nested too deeply to parse, is invalid).
     """
     if value is None:
         return {}
     if isinstance(value, str):
         try:
             value = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: thousands of nested brackets
             return None
     return value if isinstance(value, dict) else None
 

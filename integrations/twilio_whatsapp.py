@@ -509,6 +509,10 @@ def parse_form(form: Mapping[str, str]) -> Optional[Inbound]:
     Returns:
         An :class:`~integrations.whatsapp.Inbound` (``key`` = MessageSid), or None
         when there is no MessageSid, or no ``From`` on a message.
+
+    ``MediaContentType<i>`` is read for ``i`` below ``NumMedia`` and below the number of
+    fields in the form (a form cannot hold more media than fields, however large
+    ``NumMedia`` is).
     """
     sid = (form.get("MessageSid") or form.get("SmsMessageSid") or "").strip()
     if not sid:
@@ -521,7 +525,8 @@ def parse_form(form: Mapping[str, str]) -> Optional[Inbound]:
     if not sender:
         return None
     num_media = _count(form.get("NumMedia"))
-    types = [(form.get(f"MediaContentType{i}") or "").strip().lower() for i in range(num_media)]
+    types = [(form.get(f"MediaContentType{i}") or "").strip().lower()
+             for i in range(min(num_media, len(form)))]
     item = Inbound(key=sid, kind="text", action="record", sender=sender)
     item.metadata = {
         "twilio": {"message_sid": sid, "num_media": num_media, "media_types": types}

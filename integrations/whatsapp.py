@@ -1021,7 +1021,7 @@ def parse_message(message: Mapping[str, Any], phone_number_id: Optional[str]) ->
     """
     message_id = message.get("id")
     sender = message.get("from") or message.get("from_user_id")
-    if not isinstance(message_id, str) or not message_id or not isinstance(sender, str):
+    if not isinstance(message_id, str) or not message_id or not isinstance(sender, str) or not sender.strip():
         return None
     kind = _safe_kind(message.get("type"))
     item = Inbound(key=message_id, kind=kind, action="record", sender=sender)
@@ -1041,7 +1041,8 @@ def parse_message(message: Mapping[str, Any], phone_number_id: Optional[str]) ->
         reply_type = body.get("type")
         if reply_type in ("button_reply", "list_reply"):
             item.kind = _safe_kind(reply_type)
-            text = (body.get(reply_type) or {}).get("id")
+            reply = body.get(reply_type)
+            text = reply.get("id") if isinstance(reply, dict) else None
     elif kind == "button":
         text = body.get("payload") or body.get("text")
     elif kind == "audio":
@@ -1061,8 +1062,17 @@ def parse_message(message: Mapping[str, Any], phone_number_id: Optional[str]) ->
     return item
 
 
+def _objects(value: Any) -> List[Dict[str, Any]]:
+    """The objects of a JSON list (anything else in a webhook body's list is skipped)."""
+    return [item for item in value if isinstance(item, dict)] if isinstance(value, list) else []
+
+
 def parse_body(data: Mapping[str, Any]) -> List[Inbound]:
     """Every message and status of a webhook body, in order; unknown parts are logged.
+
+    Never raises: a part of the wrong JSON type (``metadata`` not an object, ``messages``
+    not a list, ...) counts as missing, and a message or status that is not an object
+    is logged and skipped like one without an id.
 
     Args:
         data: the decoded JSON object.
@@ -1081,21 +1091,24 @@ def parse_body(data: Mapping[str, Any]) -> List[Inbound]:
             if change.get("field") != "messages":
                 logger.info("whatsapp.unknown_field field=%s", _safe_kind(change.get("field")))
                 continue
-            for error in value.get("errors") or []:
-                logger.warning("whatsapp.webhook_error code=%s", (error or {}).get("code"))
-            phone_number_id = (value.get("metadata") or {}).get("phone_number_id")
-            for message in value.get("messages") or []:
+            for error in _objects(value.get("errors")):
+                logger.warning("whatsapp.webhook_error code=%s", error.get("code"))
+            metadata = value.get("metadata")
+            phone_number_id = metadata.get("phone_number_id") if isinstance(metadata, dict) else None
+            messages = value.get("messages")
+            for message in messages if isinstance(messages, list) else []:
                 item = parse_message(message, phone_number_id) if isinstance(message, dict) else None
                 if item is None:
                     logger.warning("whatsapp.message_without_id_or_sender")
                     continue
                 items.append(item)
-            for status in value.get("statuses") or []:
+            statuses = value.get("statuses")
+            for status in statuses if isinstance(statuses, list) else []:
                 if not isinstance(status, dict) or not status.get("id"):
                     logger.warning("whatsapp.status_without_id")
                     continue
                 name = _safe_kind(status.get("status"))
-                codes = ",".join(str((e or {}).get("code")) for e in status.get("errors") or [])
+                codes = ",".join(str(e.get("code")) for e in _objects(status.get("errors")))
                 log = logger.warning if name == "failed" else logger.info
                 log(
                     "whatsapp.status status=%s to=%s%s",

@@ -14,6 +14,10 @@ Pages (session cookie, CSRF token in every form):
 ``POST /referrals/<reference>/status``      form ``status``, ``reason``
 ``POST /referrals/<reference>/notes``       form ``text``
 ``POST /referrals/<reference>/assign``      form ``staff_key``
+``GET /notifications``                      "Meldingen die niet aankwamen": outbox rows
+                                            of the visible referrals that failed or
+                                            are being retried
+``POST /notifications/<id>/retry``          "nu opnieuw proberen": due now
 ==========================================  =========================================
 
 JSON API (``Authorization: Bearer <token>``, ``wegwijs users token``; no cookies):
@@ -45,6 +49,7 @@ from sanic import Sanic, response
 from sanic.exceptions import NotFound, PayloadTooLarge, SanicException
 from sanic.request import Request
 from sanic.response import HTTPResponse
+from sqlalchemy.exc import SQLAlchemyError
 
 from wegwijs.inbox import auth, service
 from wegwijs.inbox.service import STATUS_LABELS_NL, URGENCY_LABELS_NL
@@ -117,6 +122,12 @@ def create_app(settings: Settings | None = None, *, name: str = "wegwijs_inbox")
     app.static("/static", str(HERE / "static"), name="static")
 
     def render(template: str, status: int = 200, **context: Any) -> HTTPResponse:
+        user = context.get("user")
+        if isinstance(user, auth.Principal) and "failing_count" not in context:
+            try:  # the navigation's badge; a page still renders without it
+                context["failing_count"] = service.count_failing_notifications(session_factory, user)
+            except SQLAlchemyError:
+                logger.exception("inbox.failing_count_unavailable")
         return response.html(templates.get_template(template).render(**context), status=status)
 
     def page_error(status: int, message: str, principal: auth.Principal | None = None) -> HTTPResponse:
@@ -313,6 +324,21 @@ def create_app(settings: Settings | None = None, *, name: str = "wegwijs_inbox")
         service.assign(session_factory, active.principal, reference,
                        service.AssignIn(staff_key=request.form.get("staff_key") or ""))
         return response.redirect(f"/referrals/{reference.upper()}", status=303)
+
+    @app.get("/notifications")
+    @with_session
+    async def notifications(request: Request, active: auth.ActiveSession) -> HTTPResponse:
+        rows = service.failing_notifications_for(session_factory, active.principal)
+        return render("notifications.html", user=active.principal, csrf=active.csrf_token, rows=rows)
+
+    @app.post("/notifications/<message_id:int>/retry")
+    @with_session
+    async def notification_retry(request: Request, active: auth.ActiveSession, message_id: int) -> HTTPResponse:
+        try:
+            service.retry_notification(session_factory, active.principal, message_id)
+        except service.NotificationNotFound:
+            return page_error(404, "Deze melding bestaat niet (of niet voor u).", active.principal)
+        return response.redirect("/notifications", status=303)
 
     # -- JSON API ---------------------------------------------------------------------
 

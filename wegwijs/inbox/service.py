@@ -15,10 +15,16 @@ that a reference exists in another gemeente.
 Every list (one row per referral shown), view, change and API export is written to
 ``access_log`` as ``actor = inbox:<username>``, ``action`` one of :data:`ACTIONS`
 and the referral id; never any message or note text.
+
+The page "Meldingen die niet aankwamen" (:func:`failing_notifications_for`) lists the
+outbox rows (``wegwijs.outbox``) of the referrals a user may see — the same
+:func:`_visible` condition, joined through ``outbox.referral_id`` — that failed or are
+being retried (:func:`_failing`).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, List, Literal, Optional
@@ -27,7 +33,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, constr, root_validator, validator
 from sqlalchemy.orm import Session, sessionmaker
 
-from wegwijs.db.models import Referral, ReferralNote, User, utcnow
+from wegwijs.db.models import OutboxMessage, Referral, ReferralNote, User, utcnow
 from wegwijs.inbox.auth import Principal
 from wegwijs.referrals import repository
 from wegwijs.referrals.service import ReferralNotFound, ReferralOut, normalise_reference
@@ -53,6 +59,7 @@ URGENCY_LABELS_NL = {"urgent": "urgent", "normal": "normaal"}
 #: Audit-log actions written by the inbox (web page: ``inbox_*``, JSON API: ``api_*``).
 ACTIONS = (
     "inbox_list", "inbox_view", "inbox_status", "inbox_note", "inbox_assign",
+    "inbox_outbox", "inbox_outbox_retry",
     "api_list", "api_view", "api_status", "api_note", "login", "logout",
 )
 #: Most referrals one list shows.
@@ -403,3 +410,181 @@ def log_event(session_factory: sessionmaker, principal: Principal, action: str) 
     """Audit an event without a referral (``login``, ``logout``)."""
     with session_factory.begin() as session:
         repository.log_access(session=session, actor=principal.actor, action=action, referral_id=None)
+
+
+# -- notifications that did not arrive (outbox rows that failed or are being retried) ------
+
+#: Dutch names of the outbox channels (``outbox.kind``).
+CHANNEL_LABELS_NL = {"email": "e-mail", "webhook": "webhook"}
+#: Dutch labels of the outbox statuses this page shows.
+OUTBOX_STATUS_LABELS_NL = {
+    "failed": "mislukt — geen nieuwe poging meer",
+    "pending": "mislukt — wacht op een nieuwe poging",
+    "sending": "wordt nu opnieuw verstuurd",
+}
+#: Longest error text shown in the table (the whole, at most 200 characters, is its title).
+ERROR_SHOWN = 120
+_ADDRESS = re.compile(r"[^\s<>@,;:]+@[^\s<>@,;:]+")
+
+
+class NotificationNotFound(LookupError):
+    """No such outbox row, or not one of a referral the user may see (HTTP 404)."""
+
+
+def _failing() -> Any:
+    """The SQL condition "this notification did not arrive": ``failed``, or still being
+    retried (``pending`` or ``sending`` after at least one attempt that left an error)."""
+    return sa.or_(
+        OutboxMessage.status == "failed",
+        sa.and_(
+            OutboxMessage.status.in_(("pending", "sending")),
+            OutboxMessage.attempts > 0,
+            OutboxMessage.last_error.is_not(None),
+        ),
+    )
+
+
+def _failing_query(principal: Principal) -> Any:
+    return (
+        sa.select(OutboxMessage, Referral)
+        .join(Referral, Referral.id == OutboxMessage.referral_id)
+        .where(_visible(principal), _failing())
+    )
+
+
+def _short_error(text: Optional[str]) -> tuple[str, str]:
+    """``(shown, whole)``: the stored error with any e-mail address masked (the worker
+    already does so; this page does it again), the shown part at most :data:`ERROR_SHOWN`."""
+    whole = _ADDRESS.sub("<adres>", " ".join((text or "").split()))
+    shown = whole if len(whole) <= ERROR_SHOWN else whole[: ERROR_SHOWN - 1] + "…"
+    return shown, whole
+
+
+def _recipient(row: OutboxMessage) -> str:
+    """Who the notification is for, from the row's own payload: the e-mail's ``to`` (and how
+    many in copy), or the webhook of the queue (its URL is in the routing file, not here)."""
+    payload = row.payload if isinstance(row.payload, dict) else {}
+    queue = payload.get("route_queue") or "default"
+    if row.kind == "email":
+        to = [str(a) for a in payload.get("to") or []]
+        text = ", ".join(to) or f"wachtrij {queue}"
+        cc = len(payload.get("cc") or [])
+        return f"{text} (+{cc} in kopie)" if cc else text
+    return f"koppeling van wachtrij {queue}"
+
+
+@dataclass
+class FailingNotification:
+    """One row of "Meldingen die niet aankwamen" (no payload beyond the recipients)."""
+
+    id: int
+    reference: str
+    urgency: str
+    municipality: Optional[str]
+    kind: str
+    channel_nl: str
+    recipient: str
+    attempts: int
+    error_shown: str
+    error_whole: str
+    status: str
+    status_label_nl: str
+    next_attempt_at: Optional[datetime]
+    due_now: bool
+    may_retry: bool
+    created_at: datetime
+
+
+def count_failing_notifications(session_factory: sessionmaker, principal: Principal) -> int:
+    """How many notifications of referrals ``principal`` may see did not arrive (the
+    navigation's badge; only a number, so not written to the audit log)."""
+    query = (
+        sa.select(sa.func.count(OutboxMessage.id))
+        .join(Referral, Referral.id == OutboxMessage.referral_id)
+        .where(_visible(principal), _failing())
+    )
+    with session_factory() as session:
+        return int(session.execute(query).scalar_one())
+
+
+def failing_notifications_for(
+    session_factory: sessionmaker, principal: Principal, *, now: datetime | None = None,
+) -> list[FailingNotification]:
+    """The notifications of the referrals ``principal`` may see that failed or are being
+    retried: urgent referrals first, then failed before retrying, then the oldest; at most
+    :data:`LIST_LIMIT`. One ``inbox_outbox`` audit row per referral shown (one without a
+    referral when there is none, so the view itself is recorded)."""
+    now = now or utcnow()
+    query = _failing_query(principal).order_by(
+        sa.case((Referral.urgency == "urgent", 0), else_=1),
+        sa.case((OutboxMessage.status == "failed", 0), else_=1),
+        OutboxMessage.created_at, OutboxMessage.id,
+    ).limit(LIST_LIMIT)
+    with session_factory.begin() as session:
+        rows = session.execute(query).all()
+        referral_ids = list(dict.fromkeys(referral.id for _, referral in rows))
+        for referral_id in referral_ids or [None]:
+            repository.log_access(
+                session=session, actor=principal.actor, action="inbox_outbox", referral_id=referral_id
+            )
+        out = []
+        for message, referral in rows:
+            shown, whole = _short_error(message.last_error)
+            out.append(FailingNotification(
+                id=message.id, reference=referral.reference, urgency=referral.urgency,
+                municipality=referral.municipality, kind=message.kind,
+                channel_nl=CHANNEL_LABELS_NL.get(message.kind, message.kind),
+                recipient=_recipient(message), attempts=message.attempts,
+                error_shown=shown, error_whole=whole, status=message.status,
+                status_label_nl=OUTBOX_STATUS_LABELS_NL.get(message.status, message.status),
+                next_attempt_at=message.next_attempt_at if message.status != "failed" else None,
+                due_now=message.status == "pending" and message.next_attempt_at <= now,
+                may_retry=message.status in ("failed", "pending"),
+                created_at=message.created_at,
+            ))
+        return out
+
+
+def retry_notification(
+    session_factory: sessionmaker, principal: Principal, message_id: int, *, now: datetime | None = None,
+) -> str:
+    """"Nu opnieuw proberen": make a failed or retrying notification due now (a failed one
+    back to ``pending``; ``attempts`` stay, so a failed one gets one more attempt and is
+    ``failed`` again if that fails too). Logs ``inbox_outbox_retry``; returns the reference.
+
+    The update is fenced on the status and attempts read, like the worker's own, so a
+    worker that claimed the row in between is never overridden.
+
+    Raises:
+        NotificationNotFound: no such row, or of a referral ``principal`` may not see.
+        InboxError: the row is sent, not failed, or being sent right now.
+    """
+    now = now or utcnow()
+    with session_factory.begin() as session:
+        found = session.execute(
+            sa.select(OutboxMessage.status, OutboxMessage.attempts, OutboxMessage.last_error,
+                      Referral.id, Referral.reference)
+            .join(Referral, Referral.id == OutboxMessage.referral_id)
+            .where(OutboxMessage.id == message_id, _visible(principal))
+        ).one_or_none()
+        if found is None:
+            raise NotificationNotFound(message_id)
+        status, attempts, last_error, referral_id, reference = found
+        failing = status == "failed" or (status == "pending" and attempts > 0 and last_error is not None)
+        if status == "sending":
+            raise InboxError("deze melding wordt op dit moment verstuurd")
+        if not failing:
+            raise InboxError("deze melding hoeft niet opnieuw: ze is verstuurd of wacht nog op haar eerste poging")
+        result = session.execute(
+            sa.update(OutboxMessage)
+            .where(OutboxMessage.id == message_id, OutboxMessage.status == status,
+                   OutboxMessage.attempts == attempts)
+            .values(status="pending", next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise InboxError("deze melding is intussen veranderd; laad de pagina opnieuw")
+        repository.log_access(
+            session=session, actor=principal.actor, action="inbox_outbox_retry", referral_id=referral_id
+        )
+        return reference

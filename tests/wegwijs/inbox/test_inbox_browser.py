@@ -101,3 +101,37 @@ def test_klantmanager_logs_in_opens_a_referral_and_changes_its_status(browser, s
     assert ARABIC_WORDS not in page.content()
     page.screenshot(path=str(ARTIFACTS / "05-other-gemeente-404.png"))
     other.close()
+
+
+def test_failed_notification_is_shown_with_a_badge_and_retried(browser, served, tmp_path: Path) -> None:
+    import sqlalchemy as sa
+
+    from wegwijs.db.models import utcnow
+
+    url, refs = served
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    engine = bootstrap.make_engine(f"sqlite:///{tmp_path / 'wegwijs.db'}")
+    try:
+        with engine.begin() as c:
+            rid = c.execute(sa.text("SELECT id FROM referrals WHERE reference = :r"), {"r": refs["u2"]}).scalar_one()
+            c.execute(sa.text(
+                "INSERT INTO outbox (referral_id, kind, idempotency_key, payload, status, attempts, "
+                "next_attempt_at, last_error, created_at) VALUES (:rid, 'webhook', 'test.browser', "
+                "'{\"route_queue\": \"Utrecht\", \"body\": {}}', 'failed', 8, :now, 'SendError: HTTP 502', :now)"),
+                {"rid": rid, "now": utcnow().replace(tzinfo=None)})
+    finally:
+        engine.dispose()
+    context = browser.new_context(locale="nl-NL", viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    _login(page, url, "km_utrecht")
+    assert page.inner_text("#nav-notifications .badge.count") == "1"
+    page.click("#nav-notifications")
+    page.wait_for_url(f"{url}/notifications")
+    row = page.locator(f"table.notifications tr[data-reference={refs['u2']}]")
+    assert "mislukt — geen nieuwe poging meer" in row.inner_text() and "SendError: HTTP 502" in row.inner_text()
+    page.screenshot(path=str(ARTIFACTS / "06-notifications.png"), full_page=True)
+    row.locator("button[type=submit]").click()
+    page.wait_for_url(f"{url}/notifications")
+    assert row.locator("td.status").inner_text() == "mislukt — wacht op een nieuwe poging"
+    assert row.locator("td.next").inner_text() == "nu"
+    context.close()
