@@ -167,6 +167,10 @@ STRONG_TIME_WORDS = 7
 POSTPOSITION_EXCLUDED = {"na", "voor", "after", "before", "from", "until", "vanaf", "tot", "till"}
 _CLITIC = "(?:ال|بال|وال|لل|فال|ب|ل|و|ف|ك)?"
 #: Digits typed onto an Arabic- or Ge'ez-script word ("عمره5", "٣سنين"): read apart.
+#: A case suffix of 2+ letters typed after an apostrophe onto a word (Turkish
+#: "leerplicht'ten", "klantmanager'imi"); not after a digit ("7'den sonra": after 7), and
+#: not an English contraction ("don't", "we're", "I'll": their words are read as typed).
+_APOSTROPHE_SUFFIX = re.compile(r"(?<=[^\W\d_])['’](?!(?:re|ve|ll)\b)[^\W\d_]{2,}")
 _DIGITS_ON_SCRIPT = re.compile(r"(?<=\d)(?=[\u0600-\u06ff\u1200-\u139f])|(?<=[\u0600-\u06ff\u1200-\u139f])(?=\d)")
 #: Digits typed onto a Latin word ("3kinderen", "6jaar"); split only when the word is a
 #: known age, month, week or clock word ("5ten", "5pm"), since in Arabizi digits are letters ("3andi", "7amel").
@@ -473,7 +477,9 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
     toks = _tokens_with_numbers(norm, words)
     pregnant = _any(norm, words.pregnancy_words)
     preg_months: int | None = None
-    has_cue = any(t in words.age_words or t in words.months_words or t in words.weeks_words for t, _ in toks) \
+    # a number word of several words may end in its unit ("ሓደ ዓመት", "یو کلن": one year old)
+    has_cue = any(t.rsplit(" ", 1)[-1] in words.age_words or t in words.months_words or t in words.weeks_words
+                  for t, _ in toks) \
         or _any(norm, [w for w in words.age_words if " " in w or is_arabic_script(w)])
     ages: list[int] = []
     counted = False  # a number was read as the count of children ("3 kinderen")
@@ -617,8 +623,9 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     out = Extraction()
     if not text or text.startswith("/"):
         return out
-    # "1.5", "2,5 jaar": a half year is the whole years (else read as two numbers)
-    norm = _split_digits(normalise(_HALF_YEAR.sub(r"\1", text)), words)
+    # "1.5", "2,5 jaar": a half year is the whole years (else read as two numbers); a suffix
+    # after an apostrophe is dropped ("leerplicht'ten" is not "ten", "klantmanager'imi")
+    norm = _split_digits(normalise(_APOSTROPHE_SUFFIX.sub("", _HALF_YEAR.sub(r"\1", text))), words)
     if not norm:
         return out
     times, time_tokens = _times(norm, text, words)

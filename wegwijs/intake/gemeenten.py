@@ -63,8 +63,12 @@ _CUES = {
     "city", "stad", "dorp", "from", "uit", "at", "near", "bij", "naar", "to",
     "في", "ب", "مدينه", "بلديه", "ساكن", "ساكنين", "نعيش", "اعيش", "عايشين", "در", "شهر", "شهرداري",
     "کي", "كي", "په", "اب", "አብ", "ውስጥ", "ከተማ", "ኣብ", "magaalada", "degmada", "ku", "dağ",
-    "da", "de", "sehir", "şehir", "belediye", "yasiyoruz", "oturuyoruz",
+    "da", "de", "sehir", "şehir", "belediye", "yasiyoruz", "oturuyoruz", "yasiyorum", "oturuyorum",
+    "deganahay", "degannahay", "degenahay", "deggan", "degan", "noolahay", "nool",
 }
+#: Words after an ambiguous name that make it a place: postpositions ("Leiden ውስጥ" = in
+#: Leiden in Amharic, "په زوله کې" in Pashto), normalised.
+_POST_CUES = {"ውስጥ", "ከተማ", "کې", "کي", "ንነብር", "ነው", "እንኖራለን", "የምንኖረው"}
 
 
 @dataclass(frozen=True)
@@ -206,7 +210,8 @@ class GemeenteMatcher:
                     if not hit:
                         continue
                     if key in self.ambiguous:
-                        cue = i > 0 and words[i - 1] in _CUES
+                        cue = (i > 0 and words[i - 1] in _CUES) or (
+                            i + size < len(words) and words[i + size] in _POST_CUES)
                         whole = whole_message_ok and len(words) == size
                         if not (cue or whole or head != run[0]):
                             continue
