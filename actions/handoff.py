@@ -391,6 +391,27 @@ class ActionAskInterpreter(AskAction):
         return "action_ask_interpreter"
 
 
+async def spool_if_database_down(error: BaseException, data: handoff.ReferralIn, *, join: tuple[Any, ...]) -> bool:
+    """After a failed store: when the database was the cause (a SQLAlchemy error), keep the
+    referral in the spool (:func:`wegwijs.handoff.spool_referral`; the outbox worker stores
+    it later, joined to the first of ``join`` that exists). Never raises; returns whether
+    it was spooled. The parent still gets the failure response: nobody has it yet."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if not isinstance(error, SQLAlchemyError):
+        return False
+    try:
+        path = await in_thread(lambda: handoff.spool_referral(data, join=[str(r) for r in join if r]))
+    except Exception:
+        logger.exception("handoff.spool_failed kind=%s", data.urgency)
+        return False
+    from wegwijs.referrals.spool import file_id
+
+    logger.warning("handoff.spooled file=%s kind=%s: stored by the outbox worker when the database is back",
+                   file_id(path), data.urgency)
+    return True
+
+
 class ActionCreateReferral(Action):
     """Stores the referral with its Dutch summary and tells the parent what happens next.
 
@@ -421,8 +442,9 @@ class ActionCreateReferral(Action):
                 out = await in_thread(lambda: handoff.update_referral(str(held), data, release=True))
             if out is None:
                 out = await in_thread(handoff.store_referral, data)
-        except Exception:  # the database is down: say so, lose nothing the parent said (it stays in the tracker)
+        except Exception as error:  # the database is down: say so, lose nothing the parent said (it stays in the tracker)
             logger.exception("handoff.referral.store_failed")
+            await spool_if_database_down(error, data, join=(urgent, held))
             dispatcher.utter_message(response="utter_referral_failed")
             return [SlotSet("offered_person", False)]
         if joined:
@@ -478,8 +500,9 @@ class ActionUrgentReferral(Action):
         try:
             out = await in_thread(handoff.add_urgent_signal, earlier, data) if earlier else None
             out = out or await in_thread(handoff.store_referral, data)
-        except Exception:
+        except Exception as error:
             logger.exception("handoff.urgent.store_failed")
+            await spool_if_database_down(error, data, join=(earlier,))
             dispatcher.utter_message(response="utter_referral_failed")
             return [SlotSet("concern_text", slots["concern_text"])]
         dispatcher.utter_message(response="utter_urgent_referral", reference=out.reference)

@@ -3,7 +3,7 @@
 Each feature contributes commands through ``add_parsers(subparsers)`` and sets
 ``func`` on its parsers (``func(args) -> int`` exit code). Features:
 
-* ``wegwijs.referrals.cli``: ``referrals list|show``, ``purge``
+* ``wegwijs.referrals.cli``: ``referrals list|show|export|erase``, ``purge``
 * ``wegwijs.lid.cli``: ``detect-language``, ``build-lid``, ``lid-report``
 * ``wegwijs.ops_cli``: ``build``, ``build-content``, ``serve``
 * ``wegwijs.outbox.cli``: ``worker``, ``outbox list``

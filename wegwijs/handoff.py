@@ -8,7 +8,8 @@ these functions through ``run_in_executor``.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Mapping, Sequence
 
 from wegwijs import bootstrap
 from wegwijs.referrals import service
@@ -144,12 +145,34 @@ def add_urgent_signal(reference: str, data: ReferralIn) -> ReferralOut | None:
                                      routing=cached_routing(bootstrap.get_settings().routing_dir))
 
 
+def spool_referral(data: ReferralIn, *, join: Sequence[str | None] = ()) -> Path:
+    """Keep a referral that could not be stored (the database is down) in the spool
+    (``settings.spool_dir``, :mod:`wegwijs.referrals.spool`); the outbox worker stores it
+    when the database answers again. ``join``: the conversation's stored referrals it
+    belongs to (the urgent one, the one held while the contact questions were open), in
+    the order they are tried. Returns the file written.
+
+    Raises:
+        OSError: the spool cannot be written.
+    """
+    from wegwijs.referrals import spool
+
+    return spool.write(bootstrap.get_settings().spool_dir, data, join=[str(r) for r in join if r])
+
+
 def delete_conversation_data(conversation_id: str) -> int:
-    """Delete the conversation's referrals ("delete my data"); return how many.
+    """Delete the conversation's referrals ("delete my data"), those still waiting in the
+    spool first (a later drain must not store them again); return how many.
 
     The conversation events themselves are dropped by the tracker store.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database is unreachable (the spool files are gone by then).
     """
-    return service.delete_for_conversation(bootstrap.get_session_factory(), conversation_id)
+    from wegwijs.referrals import spool
+
+    spooled = spool.discard_conversation(bootstrap.get_settings().spool_dir, conversation_id)
+    return spooled + service.delete_for_conversation(bootstrap.get_session_factory(), conversation_id)
 
 
 def contact_days() -> int:

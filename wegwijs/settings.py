@@ -29,6 +29,10 @@ Environment variables (all optional):
 ``WEGWIJS_ACTOR``              Who uses the CLI (access log); default: OS user.
 ``WEGWIJS_ROUTING_DIR``        Routing files (who gets a referral, how staff are
                                notified). Default ``<repo>/municipalities/routing``.
+``WEGWIJS_SPOOL_DIR``          Referrals made while the database was down wait
+                               here (mode 0700) until the outbox worker stores
+                               them (``wegwijs.referrals.spool``).
+                               Default ``<repo>/var/spool``.
 =============================  ==============================================
 """
 
@@ -66,6 +70,7 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/1"
     actor: str | None = None
     routing_dir: Path = REPO_ROOT / "municipalities" / "routing"
+    spool_dir: Path = REPO_ROOT / "var" / "spool"
 
     def __post_init__(self) -> None:
         if self.referral_settle_minutes < 0:
@@ -117,6 +122,9 @@ class Settings:
         routing_dir = env.get("WEGWIJS_ROUTING_DIR", "").strip()
         if routing_dir:
             values["routing_dir"] = Path(routing_dir)
+        spool_dir = env.get("WEGWIJS_SPOOL_DIR", "").strip()
+        if spool_dir:
+            values["spool_dir"] = Path(spool_dir)
         return cls(**values)
 
     def with_overrides(self, **changes: Any) -> Settings:

@@ -410,11 +410,13 @@ async def test_a_request_for_a_person_after_an_urgent_referral_joins_it(db) -> N
 async def test_urgent_referral_says_so_when_the_database_is_down(tmp_path) -> None:
     from wegwijs.settings import Settings
 
-    bootstrap.bootstrap({"settings": Settings(database_url="postgresql://nobody@127.0.0.1:1/none")})
+    bootstrap.bootstrap({"settings": Settings(database_url="postgresql://nobody@127.0.0.1:1/none",
+                                              spool_dir=tmp_path / "spool")})
     try:
         d = CollectingDispatcher()
         await ActionUrgentReferral().run(d, make_tracker("help", "urgent_help"), {})
         assert _keys(d) == ["utter_referral_failed"]
+        assert len(list((tmp_path / "spool").glob("urgent-*.json"))) == 1  # kept: tests/actions/test_referral_spool.py
     finally:
         bootstrap.reset()
 

@@ -21,6 +21,11 @@ A resend (after a failure or a takeover) carries the same idempotency key, Messa
 and webhook ``Idempotency-Key``: at-least-once delivery a receiver can deduplicate.
 Failed rows stay in the table (``wegwijs outbox list``); ``last_error`` holds the error
 class and code only (:func:`wegwijs.outbox.send.describe_error`).
+
+Before each pass of :func:`run`, the referral spool (:mod:`wegwijs.referrals.spool`,
+``WEGWIJS_SPOOL_DIR``: referrals made while the database was down) is drained, urgent
+ones first, so their notifications go out in that same pass. Each change of the number of
+files waiting or in ``bad/`` is logged (``referrals.spool.waiting count=N urgent=U bad=B``).
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import logging
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 import sqlalchemy as sa
@@ -190,14 +196,20 @@ async def run_once(
     config: WorkerConfig = WorkerConfig(),
     clock: Callable[[], datetime] = utcnow,
     environ: Mapping[str, str] | None = None,
+    spool_dir: Path | None = None,
 ) -> dict[str, int]:
     """One pass: claim, send, finish. Returns counts ``{"claimed", "sent", "retry", "failed"}``.
 
     Database calls run in a thread (``asyncio.to_thread``) so the event loop keeps serving.
     ``clock`` gives "now" (tests move it past a backoff or a lease).
+
+    ``spool_dir``: first drain that referral spool (:func:`drain_spool`); the counts then
+    also have ``"spool_stored"``, ``"spool_waiting"``, ``"spool_urgent"`` and ``"spool_bad"``.
     """
     environ = os.environ if environ is None else environ
     counts = {"claimed": 0, "sent": 0, "retry": 0, "failed": 0}
+    if spool_dir is not None:
+        counts.update(await drain_spool(session_factory, routing, spool_dir))
     items = await asyncio.to_thread(claim, session_factory, now=clock(), config=config)
     counts["claimed"] = len(items)
     for item in items:
@@ -223,6 +235,30 @@ async def run_once(
     return counts
 
 
+async def drain_spool(session_factory: sessionmaker, routing: RoutingTable, spool_dir: Path) -> dict[str, int]:
+    """Store the referrals of the spool (:func:`wegwijs.referrals.spool.drain`, in a thread).
+    Returns ``{"spool_stored", "spool_waiting", "spool_urgent", "spool_bad"}``; never raises
+    (an error is logged, the files stay for the next pass)."""
+    from wegwijs.referrals import spool
+
+    try:
+        result = await asyncio.to_thread(spool.drain, spool_dir, session_factory, routing=routing)
+    except Exception:
+        logger.exception("referrals.spool.drain_failed")
+        return {"spool_stored": 0, "spool_waiting": -1, "spool_urgent": -1, "spool_bad": -1}
+    return {"spool_stored": len(result.stored), "spool_waiting": result.waiting,
+            "spool_urgent": result.urgent_waiting, "spool_bad": result.in_bad}
+
+
+def _log_spool(counts: Mapping[str, int], last: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Log the spool's numbers when they changed since ``last``; return them."""
+    now = (counts.get("spool_waiting", 0), counts.get("spool_urgent", 0), counts.get("spool_bad", 0))
+    if now != last and min(now) >= 0:
+        level = logging.WARNING if now[0] or now[2] else logging.INFO
+        logger.log(level, "referrals.spool.waiting count=%s urgent=%s bad=%s", *now)
+    return now if min(now) >= 0 else last
+
+
 async def run(
     session_factory: sessionmaker,
     routing: RoutingTable,
@@ -231,16 +267,27 @@ async def run(
     config: WorkerConfig = WorkerConfig(),
     poll_seconds: float = 2.0,
     environ: Mapping[str, str] | None = None,
+    spool_dir: Path | None = None,
 ) -> None:
     """Run passes until ``stop`` is set; wait ``poll_seconds`` (or until stopped) when
-    nothing was due. A send in progress is finished before stopping."""
+    nothing was due. A send in progress is finished before stopping.
+
+    Each pass first drains the referral spool ``spool_dir`` (default the settings'
+    ``spool_dir``, ``WEGWIJS_SPOOL_DIR``)."""
+    if spool_dir is None:
+        from wegwijs import bootstrap
+
+        spool_dir = bootstrap.get_settings().spool_dir
+    last_spool = (0, 0, 0)
     while not stop.is_set():
+        spooled = await drain_spool(session_factory, routing, spool_dir)
+        last_spool = _log_spool(spooled, last_spool)
         try:
             counts = await run_once(session_factory, routing, config=config, environ=environ)
         except Exception:  # the database is down: keep trying, the rows are safe in it
             logger.exception("outbox.pass_failed")
             counts = {"claimed": 0}
-        if counts["claimed"] == 0:
+        if counts["claimed"] == 0 and not spooled["spool_stored"]:
             try:
                 await asyncio.wait_for(stop.wait(), timeout=poll_seconds)
             except asyncio.TimeoutError:

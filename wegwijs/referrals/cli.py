@@ -1,10 +1,11 @@
-"""``wegwijs referrals list|show`` and ``wegwijs purge``.
+"""``wegwijs referrals list|show|export|erase`` and ``wegwijs purge``.
 
 ``add_parsers(subparsers)`` adds the commands to the top-level parser of
 ``wegwijs/cli.py``; each parser sets ``func`` (``func(args) -> int`` exit code).
 
-Exit codes: 0 ok; 1 referral not found or bad input; 2 database unreachable or
-not migrated.
+Exit codes: 0 ok; 1 referral not found or bad input (``erase`` without ``--yes`` or a
+yes at the prompt); 2 database unreachable or not migrated; 3 routing files invalid
+(``purge`` then applies ``WEGWIJS_RETENTION_DAYS`` to every gemeente).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import getpass
 import json
 import sys
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterator, TextIO
 
 from wegwijs.settings import Settings
@@ -22,6 +23,7 @@ from wegwijs.settings import Settings
 EXIT_OK = 0
 EXIT_NOT_FOUND = 1
 EXIT_DATABASE = 2
+EXIT_ROUTING = 3
 
 
 class DatabaseUnavailable(RuntimeError):
@@ -29,7 +31,7 @@ class DatabaseUnavailable(RuntimeError):
 
 
 def add_parsers(subparsers: Any) -> None:
-    """Add ``referrals`` (``list``, ``show``) and ``purge`` to ``subparsers``."""
+    """Add ``referrals`` (``list``, ``show``, ``export``, ``erase``) and ``purge`` to ``subparsers``."""
     referrals = subparsers.add_parser(
         "referrals",
         help="list or show warm referrals (every access is logged)",
@@ -51,19 +53,42 @@ def add_parsers(subparsers: Any) -> None:
     show_parser.add_argument("--json", action="store_true", help="print a JSON object")
     show_parser.set_defaults(func=cmd_show)
 
+    export_parser = commands.add_parser(
+        "export",
+        help="JSON of everything stored about one conversation (GDPR art. 15; logged)",
+        description="Print as JSON every referral of a conversation with its notes and the status of "
+        "its notifications, and the conversation's held messages and channel rows. Logged as 'export'.",
+    )
+    export_parser.add_argument("--conversation", required=True, metavar="ID", help="Rasa sender id")
+    export_parser.set_defaults(func=cmd_export)
+
+    erase_parser = commands.add_parser(
+        "erase",
+        help="erase everything stored about one conversation (GDPR art. 17; logged)",
+        description="Delete a conversation's referrals, their notes and notifications and its held "
+        "messages, and unlink its channel rows (as 'delete my data'). Logged as 'erase'. "
+        "Rasa's conversation events are not erased by this command.",
+    )
+    erase_parser.add_argument("--conversation", required=True, metavar="ID", help="Rasa sender id")
+    erase_parser.add_argument("--yes", action="store_true", help="do not ask (needed when not on a terminal)")
+    erase_parser.set_defaults(func=cmd_erase)
+
     purge = subparsers.add_parser(
         "purge",
         help="delete referrals and conversation events older than the retention period",
         description=(
-            "Delete referrals and Rasa conversation events older than the retention "
-            "period (WEGWIJS_RETENTION_DAYS, default 365 days)."
+            "Delete referrals past the retention_days of their gemeente's routing file "
+            "(municipalities/routing/; the national queue: _default.yml), at most "
+            "WEGWIJS_RETENTION_DAYS (default 365), and Rasa conversation events, channel rows "
+            "and held messages older than WEGWIJS_RETENTION_DAYS. Safe to run from cron."
         ),
     )
     purge.add_argument(
         "--older-than-days",
         type=_positive_int,
         default=None,
-        help="retention in days (default: WEGWIJS_RETENTION_DAYS)",
+        help="one retention in days for every gemeente and the conversation events "
+        "(default: per gemeente, at most WEGWIJS_RETENTION_DAYS)",
     )
     purge.add_argument("--dry-run", action="store_true", help="only count, delete nothing")
     purge.set_defaults(func=cmd_purge)
@@ -232,26 +257,123 @@ def cmd_show(args: argparse.Namespace) -> int:
     return _run(args, body)
 
 
-def cmd_purge(args: argparse.Namespace) -> int:
-    """``wegwijs purge [--older-than-days N] [--dry-run]``."""
-    from integrations.tracker_store import purge_tracker_events
+def cmd_export(args: argparse.Namespace) -> int:
+    """``wegwijs referrals export --conversation ID``: JSON on stdout."""
     from wegwijs.referrals import service
 
+    def body(settings: Settings) -> int:
+        data = service.export_conversation(
+            _session_factory(settings), args.conversation, actor=current_actor(settings)
+        )
+        _print_json(data, sys.stdout)
+        if not (data["referrals"] or data["held_messages"] or data["channel_messages"]):
+            print("wegwijs: nothing is stored for this conversation in the Wegwijs database", file=sys.stderr)
+        return EXIT_OK
+
+    return _run(args, body)
+
+
+ERASE_LABELS = (
+    ("referrals", "referrals"),
+    ("notes", "staff notes"),
+    ("outbox", "notifications (outbox)"),
+    ("held_messages", "held WhatsApp messages"),
+    ("channel_messages", "channel rows (unlinked, message ids kept)"),
+)
+
+
+def _confirmed(question: str) -> bool:
+    if not sys.stdin or not sys.stdin.isatty():
+        return False
+    try:
+        answer = input(f"{question} [y/N] ")
+    except EOFError:
+        return False
+    return answer.strip().lower() in ("y", "yes", "j", "ja")
+
+
+def cmd_erase(args: argparse.Namespace) -> int:
+    """``wegwijs referrals erase --conversation ID [--yes]``."""
+    from wegwijs.referrals import service
+
+    def body(settings: Settings) -> int:
+        factory = _session_factory(settings)
+        if not args.yes:
+            counts = service.conversation_counts(factory, args.conversation)
+            print("Stored for this conversation:")
+            for key, label in ERASE_LABELS:
+                print(f"  {label}: {counts[key]}")
+            if not _confirmed("Erase all of it?"):
+                print("wegwijs: nothing erased (confirm at the prompt, or add --yes)", file=sys.stderr)
+                return EXIT_NOT_FOUND
+        counts = service.erase_conversation(factory, args.conversation, actor=current_actor(settings))
+        print("Erased:")
+        for key, label in ERASE_LABELS:
+            print(f"  {label}: {counts[key]}")
+        print("  conversation events (Rasa tracker store): not erased by this command")
+        return EXIT_OK
+
+    return _run(args, body)
+
+
+def _queue_label(item: Any) -> str:
+    if item.queue == "default":
+        return "national queue (_default.yml)"
+    if not item.has_routing_file:
+        return f"{item.queue} (no routing file: as the national queue)"
+    return item.queue
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    """``wegwijs purge [--older-than-days N] [--dry-run]``.
+
+    Referrals: per queue (:func:`wegwijs.referrals.service.purge_referrals_per_queue`),
+    or ``--older-than-days`` for all. Conversation events: ``WEGWIJS_RETENTION_DAYS`` or
+    ``--older-than-days``. Invalid routing files: every referral gets
+    ``WEGWIJS_RETENTION_DAYS`` (never deletes more than the routing would) and the exit
+    code is 3, so cron reports it.
+    """
+    from integrations.tracker_store import purge_tracker_events
+    from wegwijs.referrals import service
+    from wegwijs.routing import RoutingError, load_routing
+
     settings = _settings(args)
+    now = datetime.now(timezone.utc)
     days = args.older_than_days or settings.retention_days
-    cutoff = service.retention_cutoff(days)
+    cutoff = service.retention_cutoff(days, now=now)
     verb = "would delete" if args.dry_run else "deleted"
-    print(f"Older than {days} days (before {cutoff.isoformat(timespec='seconds')}):")
+    routing_error: RoutingError | None = None
+    try:
+        routing = load_routing(settings.routing_dir)
+    except RoutingError as error:
+        routing, routing_error = None, error
+        print(f"wegwijs: routing files invalid, {days} days for every gemeente: {error}", file=sys.stderr)
+    if args.older_than_days or routing is None:
+        print(f"Older than {days} days (before {cutoff.isoformat(timespec='seconds')}):")
+    else:
+        print(f"Referrals: the retention_days of their gemeente, at most {days} days (WEGWIJS_RETENTION_DAYS):")
     try:
         with database_errors(settings.database_url):
-            referrals = service.purge_referrals(
-                _session_factory(settings), cutoff=cutoff, dry_run=args.dry_run
-            )
+            if routing is None:
+                referrals = service.purge_referrals(
+                    _session_factory(settings), cutoff=cutoff, dry_run=args.dry_run
+                )
+            else:
+                queues = service.purge_referrals_per_queue(
+                    _session_factory(settings), routing=routing, max_days=settings.retention_days,
+                    now=now, dry_run=args.dry_run, days=args.older_than_days,
+                )
+                for item in queues:
+                    print(f"  {_queue_label(item)}: {item.days} days "
+                          f"(before {item.cutoff.isoformat(timespec='seconds')}): {verb} {item.count}")
+                referrals = sum(item.count for item in queues)
         print(f"  referrals: {verb} {referrals}")
+        if not args.older_than_days and routing is not None:
+            print(f"Conversation events older than {days} days (before {cutoff.isoformat(timespec='seconds')}):")
         with database_errors(settings.tracker_db_url):
             events = purge_tracker_events(settings.tracker_db_url, cutoff, dry_run=args.dry_run)
         print(f"  conversation events: {verb} {events}")
     except DatabaseUnavailable as error:
         print(f"wegwijs: {error}", file=sys.stderr)
         return EXIT_DATABASE
-    return EXIT_OK
+    return EXIT_ROUTING if routing_error is not None and not args.older_than_days else EXIT_OK

@@ -1,4 +1,5 @@
-"""Referral use cases: create, read (with access log), delete, purge.
+"""Referral use cases: create, read (with access log), delete, purge (per gemeente), and a
+parent's rights of access and erasure (export, erase).
 
 Services own the transaction (``with session_factory.begin() as session``) and
 speak pydantic: :class:`ReferralIn` is what an action hands over,
@@ -9,6 +10,7 @@ speak pydantic: :class:`ReferralIn` is what an action hands over,
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Callable, List, Literal, Optional
 
@@ -621,3 +623,250 @@ def purge_referrals(
         if dry_run:
             return repository.count_older_than(session=session, cutoff=cutoff)
         return repository.purge_older_than(session=session, cutoff=cutoff)
+
+
+# --- retention per gemeente (``wegwijs purge``) ---------------------------------------
+
+#: Ids per ``IN (...)`` list: below SQLite's oldest limit of 999 bound parameters.
+_ID_CHUNK = 500
+
+
+@dataclass(frozen=True)
+class QueueRetention:
+    """How long the referrals of one queue are kept, and how many are past it.
+
+    Attributes:
+        queue: the ``route_queue`` value: a gemeente's CBS name, ``"default"`` (the
+            national queue), or a queue whose routing file is gone.
+        days: the retention applied (see :func:`queue_retention_days`).
+        cutoff: referrals created before this moment are past it.
+        has_routing_file: False for a queue without a routing file (kept as long as the
+            national queue).
+        count: referrals deleted (or, in a dry run, that would be).
+    """
+
+    queue: str
+    days: int
+    cutoff: datetime
+    has_routing_file: bool = True
+    count: int = 0
+
+
+def queue_retention_days(routing: RoutingTable, *, max_days: int) -> dict[str, int]:
+    """Days the referrals of each queue are kept: the ``retention_days`` of the gemeente's
+    routing file (``_default.yml`` for the national queue ``"default"``), but never more
+    than ``max_days`` (``WEGWIJS_RETENTION_DAYS``): a routing file can shorten the
+    retention, only the operator's setting can lengthen it."""
+    days = {"default": min(routing.default.retention_days, max_days)}
+    for file in routing.gemeenten.values():
+        days[file.queue_key] = min(file.retention_days, max_days)
+    return days
+
+
+def _queue_of(routing: RoutingTable, route_queue: str | None, municipality: str | None) -> tuple[str, bool]:
+    """The queue key a stored referral belongs to and whether it has a routing file. A
+    referral stored before routing (no ``route_queue``) counts for its gemeente's file."""
+    if route_queue == "default":
+        return "default", True
+    if route_queue:
+        file = routing.for_gemeente(route_queue)
+        return (file.queue_key, True) if file is not None else (route_queue, False)
+    file = routing.for_gemeente(municipality)
+    return (file.queue_key, True) if file is not None else ("default", True)
+
+
+def _delete_referrals_by_id(session: Session, ids: list[int]) -> None:
+    """Delete referrals with their staff notes and outbox rows (explicitly, not relying on
+    SQLite honouring the foreign keys' ``ON DELETE CASCADE``)."""
+    import sqlalchemy as sa
+
+    from wegwijs.db.models import OutboxMessage, ReferralNote
+
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start:start + _ID_CHUNK]
+        for model, column in ((ReferralNote, ReferralNote.referral_id), (OutboxMessage, OutboxMessage.referral_id),
+                              (Referral, Referral.id)):
+            session.execute(sa.delete(model).where(column.in_(chunk)).execution_options(synchronize_session=False))
+
+
+def purge_referrals_per_queue(
+    session_factory: sessionmaker,
+    *,
+    routing: RoutingTable,
+    max_days: int,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    days: int | None = None,
+) -> list[QueueRetention]:
+    """Delete the referrals past the retention of their queue (:func:`queue_retention_days`);
+    with ``dry_run`` only count them.
+
+    A referral belongs to the queue it was routed to (``route_queue``), so one routed to
+    gemeente X goes after X's ``retention_days`` (at most ``max_days``); the national queue
+    follows ``_default.yml``; a queue whose routing file is gone follows the national queue.
+    Staff notes and outbox rows go with their referral. Channel rows and held WhatsApp
+    messages belong to a conversation, not to a gemeente: like the conversation events,
+    they go after ``max_days``.
+
+    Args:
+        days: one retention for every queue instead (``wegwijs purge --older-than-days``);
+            it also replaces ``max_days`` for the channel rows and held messages.
+
+    Returns:
+        One entry per routing file (gemeenten by name, then ``"default"``), then one per
+        queue without a routing file that has referrals past retention.
+    """
+    import sqlalchemy as sa
+
+    from wegwijs.db.models import ChannelMessage, HeldMessage
+
+    now = _as_utc(now) or utcnow()
+    retention = queue_retention_days(routing, max_days=max_days)
+    if days is not None:
+        retention = {queue: days for queue in retention}
+    default_days = retention["default"]
+    order = sorted((q for q in retention if q != "default"), key=str.casefold) + ["default"]
+    due: dict[tuple[str, bool], list[int]] = {(queue, True): [] for queue in order}
+    with session_factory.begin() as session:
+        rows = session.execute(
+            sa.select(Referral.id, Referral.route_queue, Referral.municipality, Referral.created_at)
+            .where(Referral.created_at < retention_cutoff(min(retention.values()), now=now))
+            .order_by(Referral.id)
+        ).all()
+        for referral_id, route_queue, municipality, created_at in rows:
+            queue, routed = _queue_of(routing, route_queue, municipality)
+            kept = retention[queue] if routed else default_days
+            if _as_utc(created_at) < retention_cutoff(kept, now=now):
+                due.setdefault((queue, routed), []).append(referral_id)
+        if not dry_run:
+            _delete_referrals_by_id(session, [i for ids in due.values() for i in ids])
+            conversation_cutoff = retention_cutoff(days or max_days, now=now)
+            for model, column in ((ChannelMessage, ChannelMessage.received_at), (HeldMessage, HeldMessage.created_at)):
+                session.execute(sa.delete(model).where(column < conversation_cutoff)
+                                .execution_options(synchronize_session=False))
+    results = []
+    for (queue, routed), ids in due.items():
+        kept = retention[queue] if routed else default_days
+        results.append(QueueRetention(queue=queue, days=kept, cutoff=retention_cutoff(kept, now=now),
+                                      has_routing_file=routed, count=len(ids)))
+    return results
+
+
+# --- a data subject's rights: access (GDPR art. 15) and erasure (art. 17) --------------
+
+#: What ``export_conversation`` says it does not contain.
+EXPORT_NOT_INCLUDED = (
+    "Rasa conversation events (tracker store, WEGWIJS_TRACKER_DB_URL); "
+    "the texts of held WhatsApp messages; notification contents (recipients, the summary above)"
+)
+
+
+def _referral_ids(session: Session, conversation_id: str) -> list[int]:
+    import sqlalchemy as sa
+
+    return list(session.execute(
+        sa.select(Referral.id).where(Referral.conversation_id == conversation_id).order_by(Referral.id)
+    ).scalars())
+
+
+def export_conversation(session_factory: sessionmaker, conversation_id: str, *, actor: str) -> dict[str, Any]:
+    """Everything stored in the Wegwijs database about one conversation, as JSON-ready data
+    (a parent's right of access, GDPR art. 15), and log the access: one ``access_log`` row
+    ``export`` per referral, or one without a referral when there is none.
+
+    Per referral: the stable fields of :data:`JSON_FIELDS`, where it went (``route_queue``,
+    ``route_reason``, ``status_reason``), the staff notes (time and text) and the status of
+    its notifications (``outbox``: kind, status, attempts, times; never their payload or
+    error). Then the conversation's held WhatsApp messages and channel rows (times and
+    kinds only). No secrets: the database holds none, and payloads are left out.
+    """
+    import sqlalchemy as sa
+
+    from wegwijs.db.models import ChannelMessage, HeldMessage, OutboxMessage, ReferralNote
+
+    with session_factory.begin() as session:
+        referrals = []
+        rows = session.execute(
+            sa.select(Referral).where(Referral.conversation_id == conversation_id).order_by(Referral.id)
+        ).scalars().all()
+        for row in rows:
+            item = ReferralOut.from_model(row).to_json_dict()
+            item.update(route_queue=row.route_queue, route_reason=row.route_reason, status_reason=row.status_reason)
+            notes = session.execute(
+                sa.select(ReferralNote).where(ReferralNote.referral_id == row.id).order_by(ReferralNote.id)
+            ).scalars()
+            item["notes"] = [{"at": _iso(note.at), "text": note.text} for note in notes]
+            outbox = session.execute(
+                sa.select(OutboxMessage).where(OutboxMessage.referral_id == row.id).order_by(OutboxMessage.id)
+            ).scalars()
+            item["outbox"] = [
+                {"kind": m.kind, "status": m.status, "attempts": m.attempts, "created_at": _iso(m.created_at),
+                 "sent_at": _iso(m.sent_at)}
+                for m in outbox
+            ]
+            referrals.append(item)
+        held = session.execute(
+            sa.select(HeldMessage.channel, HeldMessage.created_at)
+            .where(HeldMessage.conversation_id == conversation_id).order_by(HeldMessage.id)
+        ).all()
+        channel = session.execute(
+            sa.select(ChannelMessage.channel, ChannelMessage.kind, ChannelMessage.received_at)
+            .where(ChannelMessage.conversation_id == conversation_id).order_by(ChannelMessage.id)
+        ).all()
+        for referral_id in [row.id for row in rows] or [None]:
+            repository.log_access(session=session, actor=actor, action="export", referral_id=referral_id)
+        return {
+            "conversation_id": conversation_id,
+            "exported_at": _iso(utcnow()),
+            "referrals": referrals,
+            "held_messages": [{"channel": c, "created_at": _iso(at)} for c, at in held],
+            "channel_messages": [{"channel": c, "kind": k, "received_at": _iso(at)} for c, k, at in channel],
+            "not_included": EXPORT_NOT_INCLUDED,
+        }
+
+
+def conversation_counts(session_factory: sessionmaker, conversation_id: str) -> dict[str, int]:
+    """How many rows of each kind the Wegwijs database holds for one conversation (what
+    :func:`erase_conversation` removes): ``referrals``, ``notes``, ``outbox``,
+    ``held_messages`` and ``channel_messages`` (rows still linked to the conversation)."""
+    import sqlalchemy as sa
+
+    from wegwijs.db.models import ChannelMessage, HeldMessage, OutboxMessage, ReferralNote
+
+    def count(model: Any, condition: Any) -> int:
+        return int(session.execute(sa.select(sa.func.count()).select_from(model).where(condition)).scalar_one())
+
+    of_conversation = sa.select(Referral.id).where(Referral.conversation_id == conversation_id)
+    with session_factory() as session:
+        return {
+            "referrals": count(Referral, Referral.conversation_id == conversation_id),
+            "notes": count(ReferralNote, ReferralNote.referral_id.in_(of_conversation)),
+            "outbox": count(OutboxMessage, OutboxMessage.referral_id.in_(of_conversation)),
+            "held_messages": count(HeldMessage, HeldMessage.conversation_id == conversation_id),
+            "channel_messages": count(ChannelMessage, ChannelMessage.conversation_id == conversation_id),
+        }
+
+
+def erase_conversation(session_factory: sessionmaker, conversation_id: str, *, actor: str) -> dict[str, int]:
+    """Erase what the Wegwijs database holds about one conversation (right to erasure,
+    GDPR art. 17) with :func:`delete_for_conversation`, the same deletion as "delete my
+    data": referrals, their staff notes and outbox rows, held WhatsApp messages; channel
+    rows lose their link to the conversation and their media id.
+
+    The ``access_log`` rows (``erase``, one per referral, or one without a referral when
+    there is none) are committed *before* the deletion, so no erasure goes unaudited; they
+    keep only the referral id (never reused), no data about the parent.
+
+    Returns:
+        :func:`conversation_counts` as it was before (``referrals``: how many were deleted).
+    """
+    counts = conversation_counts(session_factory, conversation_id)
+    with session_factory.begin() as session:
+        ids = _referral_ids(session, conversation_id)
+        for referral_id in ids or [None]:
+            repository.log_access(session=session, actor=actor, action="erase", referral_id=referral_id)
+    deleted = delete_for_conversation(session_factory, conversation_id)
+    if deleted > len(ids):  # a referral stored meanwhile: its id is unknown here
+        with session_factory.begin() as session:
+            repository.log_access(session=session, actor=actor, action="erase", referral_id=None)
+    return {**counts, "referrals": deleted}
