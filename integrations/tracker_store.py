@@ -19,6 +19,10 @@ confirmation and the kept language slot used to stay as 4-6 rows). Rasa fetches 
 tracker from the store on every message, so the parent's next message starts a new
 conversation (welcome, language detected again). Saving the same in-memory tracker
 twice deletes nothing more and stores nothing.
+
+Outside Rasa: :func:`purge_tracker_events` (retention, ``wegwijs purge``) and
+:func:`delete_tracker_events` (one sender's events, ``wegwijs referrals erase``) work on
+the same ``events`` table with plain SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -183,6 +187,35 @@ def purge_tracker_events(url: str, cutoff: datetime, *, dry_run: bool = False) -
     """
     if cutoff.tzinfo is None:
         cutoff = cutoff.replace(tzinfo=timezone.utc)
+    events = SQLTrackerStore.SQLEvent.__table__
+    return _delete_events(url, events.c.timestamp < cutoff.timestamp(), dry_run=dry_run)
+
+
+def delete_tracker_events(url: str, sender_id: str, *, dry_run: bool = False) -> int:
+    """Delete every Rasa tracker event of one conversation (``sender_id``, all its
+    sessions) from the store at ``url``: the admin erasure of ``wegwijs referrals erase``.
+
+    Only that sender's rows of the ``events`` table are touched. A SQLite file or
+    ``events`` table that does not exist holds nothing (0, and no file is created).
+    Rasa reads the tracker from the store on every message, so the sender's next message
+    starts a new conversation; a message being handled at this very moment may still
+    save its tracker afterwards (as with any delete from outside Rasa).
+
+    Args:
+        url: SQLAlchemy URL of the tracker store.
+        sender_id: the conversation's Rasa sender id (exact match).
+        dry_run: only count.
+
+    Returns:
+        The number of events deleted (or that would be deleted).
+    """
+    events = SQLTrackerStore.SQLEvent.__table__
+    return _delete_events(url, events.c.sender_id == sender_id, dry_run=dry_run)
+
+
+def _delete_events(url: str, condition: Any, *, dry_run: bool) -> int:
+    """Delete (or, ``dry_run``, count) the rows of Rasa's ``events`` table at ``url`` that
+    match ``condition``; 0 when there is no such SQLite file or table."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -195,7 +228,6 @@ def purge_tracker_events(url: str, cutoff: datetime, *, dry_run: bool = False) -
         with engine.begin() as connection:
             if not sa.inspect(connection).has_table(events.name):
                 return 0
-            condition = events.c.timestamp < cutoff.timestamp()
             if dry_run:
                 count = connection.execute(
                     sa.select(sa.func.count()).select_from(events).where(condition)

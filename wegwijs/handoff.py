@@ -164,15 +164,16 @@ def delete_conversation_data(conversation_id: str) -> int:
     """Delete the conversation's referrals ("delete my data"), those still waiting in the
     spool first (a later drain must not store them again); return how many.
 
-    The conversation events themselves are dropped by the tracker store.
+    The same deletion as the admin's ``wegwijs referrals erase``
+    (:func:`service.delete_conversation_data`). The conversation events themselves are
+    dropped by the tracker store.
 
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable (the spool files are gone by then).
     """
-    from wegwijs.referrals import spool
-
-    spooled = spool.discard_conversation(bootstrap.get_settings().spool_dir, conversation_id)
-    return spooled + service.delete_for_conversation(bootstrap.get_session_factory(), conversation_id)
+    deleted = service.delete_conversation_data(bootstrap.get_session_factory(), conversation_id,
+                                               spool_dir=bootstrap.get_settings().spool_dir)
+    return deleted["spooled"] + deleted["referrals"]
 
 
 def contact_days() -> int:

@@ -1,4 +1,5 @@
-"""WegwijsSQLTrackerStore ("delete my data") and purge_tracker_events, on SQLite and PostgreSQL."""
+"""WegwijsSQLTrackerStore ("delete my data"), purge_tracker_events and delete_tracker_events,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from rasa.utils.endpoints import EndpointConfig
 from integrations.tracker_store import (
     ACTION_DELETE_MY_DATA,
     WegwijsSQLTrackerStore,
+    delete_tracker_events,
     purge_tracker_events,
 )
 
@@ -266,3 +268,28 @@ def test_purge_without_store_creates_nothing(tmp_path: Path) -> None:
     empty = tmp_path / "empty.db"
     sa.create_engine(f"sqlite:///{empty}").connect().close()
     assert purge_tracker_events(f"sqlite:///{empty}", datetime.now(timezone.utc)) == 0
+
+
+@pytest.mark.asyncio
+async def test_delete_tracker_events_of_one_sender(store, tracker_url: str) -> None:
+    """``wegwijs referrals erase``: every event of the sender (all sessions), no other's."""
+    clock, sender_id, bystander = _clock(), sender(), sender()
+    tracker = conversation(sender_id, clock)
+    await store.save(tracker)
+    await store.save(conversation(bystander, _clock()))
+    assert delete_tracker_events(tracker_url, sender_id, dry_run=True) == len(tracker.events)
+    assert stored_rows(store, sender_id) == len(tracker.events)
+    assert delete_tracker_events(tracker_url, sender_id) == len(tracker.events)
+    assert stored_rows(store, sender_id) == 0
+    assert await store.retrieve(sender_id) is None
+    assert texts(await store.retrieve(bystander)) == ["hallo, mijn zoon is 12", "ik woon in Utrecht"]
+    assert delete_tracker_events(tracker_url, sender_id) == 0
+
+
+def test_delete_tracker_events_without_store_creates_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "none" / "tracker.db"
+    assert delete_tracker_events(f"sqlite:///{path}", "someone") == 0
+    assert not path.exists()
+    empty = tmp_path / "empty.db"
+    sa.create_engine(f"sqlite:///{empty}").connect().close()
+    assert delete_tracker_events(f"sqlite:///{empty}", "someone", dry_run=True) == 0

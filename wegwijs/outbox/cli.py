@@ -2,7 +2,10 @@
 
 Exit codes: 0 ok; 2 database unreachable or not migrated; 3 routing files invalid.
 ``outbox list`` shows no payload (no recipients, no summary): id, referral reference,
-kind, status, attempts, when due, the error class and code.
+kind, status, attempts, when due, the error class and code; then one line with the
+referral spool's numbers (:func:`spool_line`; with ``--json`` on stderr, so stdout stays
+a JSON array). ``worker`` drains the spool (``WEGWIJS_SPOOL_DIR``) before each pass, with
+``--once`` too.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import json
 import logging
 import signal
 import sys
+from pathlib import Path
 from typing import Any
 
 from wegwijs.referrals.cli import EXIT_DATABASE, DatabaseUnavailable, _run, _session_factory, _settings, database_errors
@@ -29,7 +33,7 @@ def add_parsers(subparsers: Any) -> None:
         help="send referral notifications from the outbox (e-mail, webhook) with retries",
         description="Send the outbox: claim due rows, send, retry with exponential backoff.",
     )
-    worker.add_argument("--once", action="store_true", help="one pass, then exit")
+    worker.add_argument("--once", action="store_true", help="one pass (the spool drained first), then exit")
     worker.add_argument("--poll-seconds", type=float, default=2.0, help="wait when nothing is due (default 2)")
     worker.add_argument("--max-attempts", type=int, default=8, help="attempts before 'failed' (default 8)")
     worker.set_defaults(func=cmd_worker)
@@ -77,6 +81,19 @@ def list_rows(session_factory: Any, statuses: list[str], limit: int) -> list[dic
         ]
 
 
+def spool_line(spool_dir: Path) -> str:
+    """One line about the referral spool (:func:`wegwijs.referrals.spool.count`): files
+    waiting for the worker, how many of them urgent, files in ``bad/``. No file names."""
+    from wegwijs.referrals import spool
+
+    try:
+        counts = spool.count(spool_dir)
+    except OSError as error:
+        return f"spool {spool_dir}: cannot be read ({error.strerror or type(error).__name__})"
+    return (f"spool {spool_dir}: {counts['waiting']} waiting ({counts['urgent']} urgent), "
+            f"{counts['bad']} in {spool.BAD_DIR}/")
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     """``wegwijs outbox list [--status S]... [--json] [--limit N]``."""
 
@@ -85,6 +102,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         if args.json:
             json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
             sys.stdout.write("\n")
+            print(spool_line(settings.spool_dir), file=sys.stderr)
             return 0
         columns = ("id", "reference", "kind", "status", "attempts", "next_attempt_at", "last_error")
         table = [[str(row[c] if row[c] is not None else "") for c in columns] for row in rows]
@@ -94,6 +112,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             print("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())
         if not rows:
             print("(geen berichten met deze status)")
+        print(spool_line(settings.spool_dir))
         return 0
 
     return _run(args, body)
@@ -116,7 +135,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
 
     async def main() -> None:
         if args.once:
-            counts = await worker.run_once(session_factory, routing, config=config)
+            counts = await worker.run_once(session_factory, routing, config=config, spool_dir=settings.spool_dir)
             print(json.dumps(counts), flush=True)
             return
         stop = asyncio.Event()
@@ -124,7 +143,8 @@ def cmd_worker(args: argparse.Namespace) -> int:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
         print(f"outbox worker: running (routing {settings.routing_dir})", flush=True)
-        await worker.run(session_factory, routing, stop, config=config, poll_seconds=args.poll_seconds)
+        await worker.run(session_factory, routing, stop, config=config, poll_seconds=args.poll_seconds,
+                         spool_dir=settings.spool_dir)
 
     try:
         with database_errors(settings.database_url):

@@ -4,7 +4,8 @@
 ``wegwijs/cli.py``; each parser sets ``func`` (``func(args) -> int`` exit code).
 
 Exit codes: 0 ok; 1 referral not found or bad input (``erase`` without ``--yes`` or a
-yes at the prompt); 2 database unreachable or not migrated; 3 routing files invalid
+yes at the prompt); 2 database unreachable or not migrated (``erase``: also when only the
+tracker store did not answer, after the Wegwijs data was erased); 3 routing files invalid
 (``purge`` then applies ``WEGWIJS_RETENTION_DAYS`` to every gemeente).
 """
 
@@ -57,7 +58,8 @@ def add_parsers(subparsers: Any) -> None:
         "export",
         help="JSON of everything stored about one conversation (GDPR art. 15; logged)",
         description="Print as JSON every referral of a conversation with its notes and the status of "
-        "its notifications, and the conversation's held messages and channel rows. Logged as 'export'.",
+        "its notifications, its referrals still waiting in the spool (WEGWIJS_SPOOL_DIR), and the "
+        "conversation's held messages and channel rows. Logged as 'export'.",
     )
     export_parser.add_argument("--conversation", required=True, metavar="ID", help="Rasa sender id")
     export_parser.set_defaults(func=cmd_export)
@@ -65,9 +67,9 @@ def add_parsers(subparsers: Any) -> None:
     erase_parser = commands.add_parser(
         "erase",
         help="erase everything stored about one conversation (GDPR art. 17; logged)",
-        description="Delete a conversation's referrals, their notes and notifications and its held "
-        "messages, and unlink its channel rows (as 'delete my data'). Logged as 'erase'. "
-        "Rasa's conversation events are not erased by this command.",
+        description="Delete a conversation's referrals, their notes and notifications, its spool "
+        "files and its held messages, and unlink its channel rows (as 'delete my data'), then "
+        "its Rasa conversation events (tracker store, WEGWIJS_TRACKER_DB_URL). Logged as 'erase'.",
     )
     erase_parser.add_argument("--conversation", required=True, metavar="ID", help="Rasa sender id")
     erase_parser.add_argument("--yes", action="store_true", help="do not ask (needed when not on a terminal)")
@@ -263,10 +265,12 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     def body(settings: Settings) -> int:
         data = service.export_conversation(
-            _session_factory(settings), args.conversation, actor=current_actor(settings)
+            _session_factory(settings), args.conversation, actor=current_actor(settings),
+            spool_dir=settings.spool_dir,
         )
         _print_json(data, sys.stdout)
-        if not (data["referrals"] or data["held_messages"] or data["channel_messages"]):
+        if not (data["referrals"] or data["spooled_referrals"] or data["held_messages"]
+                or data["channel_messages"]):
             print("wegwijs: nothing is stored for this conversation in the Wegwijs database", file=sys.stderr)
         return EXIT_OK
 
@@ -279,7 +283,9 @@ ERASE_LABELS = (
     ("outbox", "notifications (outbox)"),
     ("held_messages", "held WhatsApp messages"),
     ("channel_messages", "channel rows (unlinked, message ids kept)"),
+    ("spooled", "spooled referrals (spool files)"),
 )
+EVENTS_LABEL = "conversation events (Rasa tracker store)"
 
 
 def _confirmed(question: str) -> bool:
@@ -293,24 +299,47 @@ def _confirmed(question: str) -> bool:
 
 
 def cmd_erase(args: argparse.Namespace) -> int:
-    """``wegwijs referrals erase --conversation ID [--yes]``."""
+    """``wegwijs referrals erase --conversation ID [--yes]``.
+
+    Order: the ``erase`` access-log rows; the spool files and the Wegwijs database rows
+    (:func:`wegwijs.referrals.service.erase_conversation`, the deletion of "delete my
+    data"); then the Rasa conversation events
+    (:func:`integrations.tracker_store.delete_tracker_events`). When only the tracker store
+    does not answer, the rest stays erased, stderr says so and the exit code is 2: run the
+    command again (it is idempotent).
+    """
+    from integrations.tracker_store import delete_tracker_events
     from wegwijs.referrals import service
+
+    def events(settings: Settings, dry_run: bool) -> int:
+        with database_errors(settings.tracker_db_url):
+            return delete_tracker_events(settings.tracker_db_url, args.conversation, dry_run=dry_run)
 
     def body(settings: Settings) -> int:
         factory = _session_factory(settings)
         if not args.yes:
-            counts = service.conversation_counts(factory, args.conversation)
+            counts = {**service.conversation_counts(factory, args.conversation),
+                      "spooled": len(service.spooled_for_conversation(settings.spool_dir, args.conversation))}
             print("Stored for this conversation:")
             for key, label in ERASE_LABELS:
                 print(f"  {label}: {counts[key]}")
+            print(f"  {EVENTS_LABEL}: {events(settings, dry_run=True)}")
             if not _confirmed("Erase all of it?"):
                 print("wegwijs: nothing erased (confirm at the prompt, or add --yes)", file=sys.stderr)
                 return EXIT_NOT_FOUND
-        counts = service.erase_conversation(factory, args.conversation, actor=current_actor(settings))
+        counts = service.erase_conversation(factory, args.conversation, actor=current_actor(settings),
+                                            spool_dir=settings.spool_dir)
         print("Erased:")
         for key, label in ERASE_LABELS:
             print(f"  {label}: {counts[key]}")
-        print("  conversation events (Rasa tracker store): not erased by this command")
+        try:
+            erased_events = events(settings, dry_run=False)
+        except DatabaseUnavailable as error:
+            print(f"  {EVENTS_LABEL}: NOT erased")
+            print(f"wegwijs: {error}; the rest is erased, run the erase again for the conversation events",
+                  file=sys.stderr)
+            return EXIT_DATABASE
+        print(f"  {EVENTS_LABEL}: {erased_events}")
         return EXIT_OK
 
     return _run(args, body)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, List, Literal, Optional
 
 from pydantic import BaseModel, Field, conint, constr, root_validator, validator
@@ -609,6 +610,30 @@ def delete_for_conversation(session_factory: sessionmaker, conversation_id: str)
         return repository.delete_for_conversation(session=session, conversation_id=conversation_id)
 
 
+def delete_conversation_data(session_factory: sessionmaker, conversation_id: str, *,
+                             spool_dir: Path | None) -> dict[str, int]:
+    """Delete what Wegwijs itself keeps of one conversation: its spool files
+    (:func:`wegwijs.referrals.spool.discard_conversation`, first, so a later drain cannot
+    store them again; it waits for a running drain, whose referral is then deleted here
+    too), then its referrals with their notes and notifications, held messages and channel
+    links (:func:`delete_for_conversation`). The one deletion behind both the parent's
+    "delete my data" (:func:`wegwijs.handoff.delete_conversation_data`) and the admin's
+    ``wegwijs referrals erase`` (:func:`erase_conversation`). Rasa's conversation events
+    are not in the Wegwijs database: the tracker store drops them on "delete my data",
+    ``erase`` with :func:`integrations.tracker_store.delete_tracker_events`.
+
+    Returns:
+        ``{"spooled": files deleted, "referrals": referrals deleted}``.
+
+    Raises:
+        sqlalchemy.exc.SQLAlchemyError: the database is unreachable (the spool files are gone by then).
+    """
+    from wegwijs.referrals import spool
+
+    spooled = spool.discard_conversation(spool_dir, conversation_id) if spool_dir is not None else 0
+    return {"spooled": spooled, "referrals": delete_for_conversation(session_factory, conversation_id)}
+
+
 def retention_cutoff(retention_days: int, *, now: datetime | None = None) -> datetime:
     """The moment before which data is older than ``retention_days``."""
     return (_as_utc(now) or utcnow()) - timedelta(days=retention_days)
@@ -769,16 +794,65 @@ def _referral_ids(session: Session, conversation_id: str) -> list[int]:
     ).scalars())
 
 
-def export_conversation(session_factory: sessionmaker, conversation_id: str, *, actor: str) -> dict[str, Any]:
-    """Everything stored in the Wegwijs database about one conversation, as JSON-ready data
-    (a parent's right of access, GDPR art. 15), and log the access: one ``access_log`` row
-    ``export`` per referral, or one without a referral when there is none.
+def spooled_for_conversation(spool_dir: Path | None, conversation_id: str) -> list[dict[str, Any]]:
+    """The conversation's referrals in the spool (:mod:`wegwijs.referrals.spool`: made
+    while the database was down, not stored yet), oldest first, as JSON-ready data:
+    ``{"kind", "spooled_at", "state", "referral"}``.
+
+    ``state`` is ``waiting`` (the worker stores it) or ``bad`` (in ``bad/``, or a file the
+    next drain moves there); ``referral`` holds what the parent said, the fields of
+    :class:`ReferralIn` (it has no reference or summary yet); for a file that is not a
+    valid referral, the ``referral`` object as the file holds it. A file belongs to the
+    conversation by the same test as :func:`wegwijs.referrals.spool.discard_conversation`
+    (its ``referral.conversation_id``), so export lists exactly what erase deletes.
+    """
+    import json
+
+    from wegwijs.referrals import spool
+
+    if spool_dir is None or not Path(spool_dir).is_dir():
+        return []
+    bad_dir = Path(spool_dir) / spool.BAD_DIR
+    candidates = spool.pending_files(spool_dir)
+    if bad_dir.is_dir():
+        candidates += sorted(p for p in bad_dir.iterdir() if p.is_file())
+    found = []
+    for path in candidates:
+        try:
+            record = json.loads(path.read_bytes().decode("utf-8"))
+            owner = record["referral"]["conversation_id"]
+        except Exception:  # gone (drained meanwhile) or unreadable: not known to be this parent's
+            continue
+        if not isinstance(owner, str) or owner.strip() != conversation_id.strip():
+            continue
+        try:
+            item = spool.read(path)
+        except (spool.InvalidSpoolFile, OSError):
+            kind, spooled_at = record.get("kind"), record.get("spooled_at")
+            found.append({"kind": kind if kind in spool.KINDS else None,
+                          "spooled_at": spooled_at if isinstance(spooled_at, str) else None,
+                          "state": "bad", "referral": record["referral"]})
+            continue
+        found.append({"kind": item.kind, "spooled_at": _iso(item.spooled_at),
+                      "state": "bad" if path.parent == bad_dir else "waiting",
+                      "referral": json.loads(item.referral.json())})
+    found.sort(key=lambda entry: entry["spooled_at"] or "")
+    return found
+
+
+def export_conversation(session_factory: sessionmaker, conversation_id: str, *, actor: str,
+                        spool_dir: Path | None = None) -> dict[str, Any]:
+    """Everything Wegwijs stores about one conversation, as JSON-ready data (a parent's
+    right of access, GDPR art. 15), and log the access: one ``access_log`` row ``export``
+    per referral, or one without a referral when there is none.
 
     Per referral: the stable fields of :data:`JSON_FIELDS`, where it went (``route_queue``,
     ``route_reason``, ``status_reason``), the staff notes (time and text) and the status of
     its notifications (``outbox``: kind, status, attempts, times; never their payload or
-    error). Then the conversation's held WhatsApp messages and channel rows (times and
-    kinds only). No secrets: the database holds none, and payloads are left out.
+    error). Then the referrals still in the spool ``spool_dir``
+    (:func:`spooled_for_conversation`; none without a ``spool_dir``), the conversation's
+    held WhatsApp messages and channel rows (times and kinds only). No secrets: the
+    database holds none, and payloads are left out.
     """
     import sqlalchemy as sa
 
@@ -819,6 +893,7 @@ def export_conversation(session_factory: sessionmaker, conversation_id: str, *, 
             "conversation_id": conversation_id,
             "exported_at": _iso(utcnow()),
             "referrals": referrals,
+            "spooled_referrals": spooled_for_conversation(spool_dir, conversation_id),
             "held_messages": [{"channel": c, "created_at": _iso(at)} for c, at in held],
             "channel_messages": [{"channel": c, "kind": k, "received_at": _iso(at)} for c, k, at in channel],
             "not_included": EXPORT_NOT_INCLUDED,
@@ -847,26 +922,30 @@ def conversation_counts(session_factory: sessionmaker, conversation_id: str) -> 
         }
 
 
-def erase_conversation(session_factory: sessionmaker, conversation_id: str, *, actor: str) -> dict[str, int]:
-    """Erase what the Wegwijs database holds about one conversation (right to erasure,
-    GDPR art. 17) with :func:`delete_for_conversation`, the same deletion as "delete my
-    data": referrals, their staff notes and outbox rows, held WhatsApp messages; channel
-    rows lose their link to the conversation and their media id.
+def erase_conversation(session_factory: sessionmaker, conversation_id: str, *, actor: str,
+                       spool_dir: Path | None = None) -> dict[str, int]:
+    """Erase what Wegwijs keeps about one conversation (right to erasure, GDPR art. 17)
+    with :func:`delete_conversation_data`, the same deletion as "delete my data": its
+    files in the spool ``spool_dir``, referrals, their staff notes and outbox rows, held
+    WhatsApp messages; channel rows lose their link to the conversation and their media
+    id. Rasa's conversation events are another database: the caller
+    (``wegwijs referrals erase``) deletes them after this returns.
 
     The ``access_log`` rows (``erase``, one per referral, or one without a referral when
     there is none) are committed *before* the deletion, so no erasure goes unaudited; they
     keep only the referral id (never reused), no data about the parent.
 
     Returns:
-        :func:`conversation_counts` as it was before (``referrals``: how many were deleted).
+        :func:`conversation_counts` as it was before (``referrals``: how many were
+        deleted), and ``spooled``: spool files deleted.
     """
     counts = conversation_counts(session_factory, conversation_id)
     with session_factory.begin() as session:
         ids = _referral_ids(session, conversation_id)
         for referral_id in ids or [None]:
             repository.log_access(session=session, actor=actor, action="erase", referral_id=referral_id)
-    deleted = delete_for_conversation(session_factory, conversation_id)
-    if deleted > len(ids):  # a referral stored meanwhile: its id is unknown here
+    deleted = delete_conversation_data(session_factory, conversation_id, spool_dir=spool_dir)
+    if deleted["referrals"] > len(ids):  # a referral stored meanwhile (a drain): its id is unknown here
         with session_factory.begin() as session:
             repository.log_access(session=session, actor=actor, action="erase", referral_id=None)
-    return {**counts, "referrals": deleted}
+    return {**counts, "referrals": deleted["referrals"], "spooled": deleted["spooled"]}

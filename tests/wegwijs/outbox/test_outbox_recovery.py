@@ -46,7 +46,8 @@ def test_worker_killed_mid_send_loses_nothing(
         session_factory, make_referral_in(language="ti", contact_gender="woman"), names=names,
         routing=load_routing(routing_dir),
     )
-    env = {**os.environ, "WEGWIJS_DATABASE_URL": db_url, "WEGWIJS_ROUTING_DIR": str(routing_dir)}
+    env = {**os.environ, "WEGWIJS_DATABASE_URL": db_url, "WEGWIJS_ROUTING_DIR": str(routing_dir),
+           "WEGWIJS_SPOOL_DIR": str(tmp_path / "spool")}  # `worker --once` drains the spool: not var/spool
     proc = subprocess.Popen(
         [sys.executable, "-m", "wegwijs.cli", "worker", "--once"], cwd=REPO_ROOT, env=env,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -1,16 +1,18 @@
 """The outbox worker drains the referral spool (issue 10): urgent referrals first, their
-notifications sent in the same pass, nothing stored twice; the spool's size is logged."""
+notifications sent in the same pass, nothing stored twice; the spool's size is logged.
+``wegwijs worker --once`` drains it too, and ``wegwijs outbox list`` shows its numbers."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from tests.wegwijs.outbox.conftest import routing_for
-from wegwijs import bootstrap
+from tests.wegwijs.outbox.conftest import routing_dir_for, routing_for
+from wegwijs import bootstrap, cli
 from wegwijs.db.models import Referral
 from wegwijs.outbox import worker
 from wegwijs.referrals import spool
@@ -81,3 +83,50 @@ async def test_the_loop_drains_the_spool_of_the_settings(session_factory, db_url
     stop.set()
     await asyncio.wait_for(task, timeout=10)
     assert len(handler.received.accepted) == 2 and spool.pending_files(spool_dir) == []
+
+
+def test_worker_once_drains_the_spool(db_url, session_factory, make_referral_in, smtp_server, tmp_path,
+                                      monkeypatch, capsys) -> None:
+    """``wegwijs worker --once``: the spool of WEGWIJS_SPOOL_DIR is stored (urgent first)
+    and the notifications of its referrals go out in that same pass."""
+    spool_dir = tmp_path / "spool"
+    _spool_two(spool_dir, make_referral_in)
+    port, handler = smtp_server([])
+    monkeypatch.setenv("WEGWIJS_DATABASE_URL", db_url)
+    monkeypatch.setenv("WEGWIJS_ROUTING_DIR", str(routing_dir_for(tmp_path, port)))
+    monkeypatch.setenv("WEGWIJS_SPOOL_DIR", str(spool_dir))
+    bootstrap.reset()
+    assert cli.main(["worker", "--once"]) == 0
+    counts = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert counts == {"claimed": 2, "sent": 2, "retry": 0, "failed": 0,
+                      "spool_stored": 2, "spool_waiting": 0, "spool_urgent": 0, "spool_bad": 0}
+    assert spool.pending_files(spool_dir) == []
+    assert len(handler.received.accepted) == 2
+    with session_factory.begin() as session:
+        stored = [r.conversation_id for r in session.execute(sa.select(Referral).order_by(Referral.id)).scalars()]
+    assert stored == ["conv-urgent", "conv-normal"]
+
+
+def test_outbox_list_shows_the_spool(db_url, make_referral_in, tmp_path, monkeypatch, capsys) -> None:
+    spool_dir = tmp_path / "spool"
+    monkeypatch.setenv("WEGWIJS_DATABASE_URL", db_url)
+    monkeypatch.setenv("WEGWIJS_SPOOL_DIR", str(spool_dir))
+    bootstrap.reset()
+    assert cli.main(["outbox", "list"]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[-1] == f"spool {spool_dir}: 0 waiting (0 urgent), 0 in bad/"  # no folder yet
+    assert not spool_dir.exists()  # listing creates nothing
+
+    _spool_two(spool_dir, make_referral_in)
+    (spool_dir / "bad").mkdir()
+    (spool_dir / "bad" / "old.json").write_text("{}", encoding="utf-8")
+    assert cli.main(["outbox", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "(geen berichten met deze status)" in out
+    assert out.splitlines()[-1] == f"spool {spool_dir}: 2 waiting (1 urgent), 1 in bad/"
+    assert "conv-" not in out  # no names of files, no data of the parents
+
+    assert cli.main(["outbox", "list", "--json"]) == 0  # stdout stays a JSON array, the line goes to stderr
+    captured = capsys.readouterr()
+    assert json.loads(captured.out) == []
+    assert captured.err.strip() == f"spool {spool_dir}: 2 waiting (1 urgent), 1 in bad/"

@@ -1,9 +1,11 @@
 """``wegwijs purge`` per gemeente (``retention_days`` of the routing files) and the admin
 commands for a parent's rights, ``wegwijs referrals export`` (GDPR art. 15) and
-``wegwijs referrals erase`` (art. 17), on SQLite and PostgreSQL (issue 10)."""
+``wegwijs referrals erase`` (art. 17), on SQLite and PostgreSQL (issue 10). Export and
+erase also cover the conversation's spool files and erase its Rasa tracker events."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import uuid
@@ -13,9 +15,10 @@ from typing import Iterator
 
 import pytest
 
-from wegwijs import bootstrap, cli
+from integrations.tracker_store import WegwijsSQLTrackerStore
+from wegwijs import bootstrap, cli, handoff
 from wegwijs.db.models import AccessLog, ChannelMessage, HeldMessage, OutboxMessage, Referral, ReferralNote
-from wegwijs.referrals import service
+from wegwijs.referrals import service, spool
 from wegwijs.referrals.service import JSON_FIELDS
 from wegwijs.routing import load_routing
 from wegwijs.settings import Settings
@@ -58,10 +61,17 @@ def routing_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def env(db_url: str, routing_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+def spool_dir(tmp_path: Path) -> Path:
+    """The spool of these tests (never the repository's var/spool)."""
+    return tmp_path / "spool"
+
+
+@pytest.fixture
+def env(db_url: str, routing_dir: Path, spool_dir: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("WEGWIJS_DATABASE_URL", db_url)
     monkeypatch.setenv("WEGWIJS_TRACKER_DB_URL", db_url)
     monkeypatch.setenv("WEGWIJS_ROUTING_DIR", str(routing_dir))
+    monkeypatch.setenv("WEGWIJS_SPOOL_DIR", str(spool_dir))
     monkeypatch.setenv("WEGWIJS_ACTOR", "admin.avg")
     monkeypatch.delenv("WEGWIJS_RETENTION_DAYS", raising=False)
     return db_url
@@ -244,8 +254,9 @@ def test_export_prints_the_conversation_as_json(parent, env, capsys) -> None:
     assert cli.main(["referrals", "export", "--conversation", parent["conversation"]]) == 0
     text = capsys.readouterr().out
     data = json.loads(text)
-    assert list(data) == ["conversation_id", "exported_at", "referrals", "held_messages", "channel_messages",
-                          "not_included"]
+    assert list(data) == ["conversation_id", "exported_at", "referrals", "spooled_referrals", "held_messages",
+                          "channel_messages", "not_included"]
+    assert data["spooled_referrals"] == []  # nothing spooled for this parent
     assert data["conversation_id"] == parent["conversation"]
     assert [r["reference"] for r in data["referrals"]] == [r.reference for r in parent["mine"]]
     first = data["referrals"][0]
@@ -272,7 +283,8 @@ def test_export_of_an_unknown_conversation_is_empty_and_logged(env, capsys) -> N
     assert cli.main(["referrals", "export", "--conversation", "nobody"]) == 0
     captured = capsys.readouterr()
     data = json.loads(captured.out)
-    assert (data["referrals"], data["held_messages"], data["channel_messages"]) == ([], [], [])
+    assert (data["referrals"], data["spooled_referrals"], data["held_messages"], data["channel_messages"]) == (
+        [], [], [], [])
     assert "nothing is stored for this conversation" in captured.err
     assert access_log(env) == [("admin.avg", "export", None)]
 
@@ -292,7 +304,8 @@ def test_erase_leaves_nothing_of_the_conversation_and_keeps_others(parent, env, 
     assert cli.main(["referrals", "erase", "--conversation", parent["conversation"], "--yes"]) == 0
     out = capsys.readouterr().out
     assert "  referrals: 2" in out and "  staff notes: 1" in out and "  held WhatsApp messages: 1" in out
-    assert "conversation events (Rasa tracker store): not erased by this command" in out
+    assert "  spooled referrals (spool files): 0" in out
+    assert "  conversation events (Rasa tracker store): 0" in out  # no events table in this database
 
     assert service.conversation_counts(factory, parent["conversation"]) == dict.fromkeys(other_before, 0)
     with factory() as session:
@@ -340,3 +353,165 @@ def test_export_and_erase_are_wired() -> None:
     assert args.func.__name__ == "cmd_erase" and args.yes is True
     with pytest.raises(SystemExit):
         parser.parse_args(["referrals", "erase"])  # --conversation is required
+
+
+# --- the spool and the tracker store (export lists, erase deletes) -------------------
+
+
+def spool_files(spool_dir: Path, conversation: str, other: str, make_referral_in) -> dict[str, list[Path]]:
+    """For ``conversation``: a normal referral waiting, an urgent one waiting and one in
+    ``bad/`` (valid JSON naming the parent, as a drain that gave up would leave it); one
+    waiting for ``other``."""
+    earlier = datetime.now(timezone.utc) - timedelta(minutes=10)
+    mine = [
+        spool.write(spool_dir, make_referral_in(conversation_id=conversation, urgency="normal", urgency_reason=None,
+                                                concern_text=[{"text": "Mijn dochter slaapt slecht", "lang": "nl"}]),
+                    now=earlier),
+        spool.write(spool_dir, make_referral_in(conversation_id=conversation), join=["WW-7KQ3MX"],
+                    now=earlier + timedelta(minutes=1)),
+    ]
+    broken = spool.write(spool_dir, make_referral_in(conversation_id=conversation, urgency="normal",
+                                                     urgency_reason=None), now=earlier + timedelta(minutes=2))
+    record = json.loads(broken.read_text(encoding="utf-8"))
+    record["referral"]["person_type"] = "nobody"  # no longer a valid referral
+    (spool_dir / spool.BAD_DIR).mkdir(mode=0o700)
+    bad = spool_dir / spool.BAD_DIR / broken.name
+    bad.write_text(json.dumps(record), encoding="utf-8")
+    broken.unlink()
+    theirs = [spool.write(spool_dir, make_referral_in(conversation_id=other), now=earlier)]
+    return {"mine": [*mine, bad], "theirs": theirs}
+
+
+def test_export_lists_the_spooled_referrals_of_the_conversation(parent, env, spool_dir, make_referral_in,
+                                                                capsys) -> None:
+    files = spool_files(spool_dir, parent["conversation"], parent["other"], make_referral_in)
+    assert cli.main(["referrals", "export", "--conversation", parent["conversation"]]) == 0
+    text = capsys.readouterr().out
+    spooled = json.loads(text)["spooled_referrals"]
+    assert [(s["kind"], s["state"]) for s in spooled] == [("normal", "waiting"), ("urgent", "waiting"),
+                                                          ("normal", "bad")]
+    assert all(list(s) == ["kind", "spooled_at", "state", "referral"] for s in spooled)
+    assert all(datetime.fromisoformat(s["spooled_at"]).utcoffset() == timedelta(0) for s in spooled[:2])
+    first = spooled[0]["referral"]
+    # what the parent said, in the fields of ReferralIn: the parent's own data
+    assert first["conversation_id"] == parent["conversation"]
+    assert first["concern_text"] == [{"text": "Mijn dochter slaapt slecht", "lang": "nl"}]
+    assert set(first) == set(service.ReferralIn.__fields__)
+    assert spooled[1]["referral"]["urgency_reason"] == "child_abuse"
+    assert spooled[2]["referral"]["person_type"] == "nobody"  # a bad file: as the file holds it
+    # not the other parent's spooled referral, not the files' names, ids or joined references
+    assert parent["other"] not in text and "WW-7KQ3MX" not in text
+    assert all(spool.file_id(p) not in text for p in files["mine"] + files["theirs"])
+    assert len(spool.pending_files(spool_dir)) == 3  # export deletes nothing
+
+
+def test_export_of_only_spooled_referrals_is_not_empty(env, spool_dir, make_referral_in, capsys) -> None:
+    spool.write(spool_dir, make_referral_in(conversation_id="only-spooled"))
+    assert cli.main(["referrals", "export", "--conversation", "only-spooled"]) == 0
+    captured = capsys.readouterr()
+    assert len(json.loads(captured.out)["spooled_referrals"]) == 1
+    assert "nothing is stored" not in captured.err
+
+
+def tracker_store_with(url: str, *senders: str) -> WegwijsSQLTrackerStore:
+    """Rasa's ``events`` table at ``url``, written by the project's tracker store: three
+    events per sender."""
+    from rasa.shared.core.domain import Domain
+    from rasa.shared.core.events import ActionExecuted, SessionStarted, UserUttered
+    from rasa.shared.core.trackers import DialogueStateTracker
+
+    store = WegwijsSQLTrackerStore(domain=Domain.empty(), host=url)
+    for sender_id in senders:
+        tracker = DialogueStateTracker(sender_id, [])
+        for event in (SessionStarted(), ActionExecuted("action_listen"),
+                      UserUttered("mijn zoon wil niet naar school", {"name": "inform", "confidence": 1.0})):
+            tracker.update(event)
+        asyncio.run(store.save(tracker))
+    return store
+
+
+def events_of(store: WegwijsSQLTrackerStore, sender_id: str) -> int:
+    with store.session_scope() as session:
+        return session.query(store.SQLEvent).filter(store.SQLEvent.sender_id == sender_id).count()
+
+
+def test_erase_removes_spool_files_and_tracker_events_of_that_sender_only(
+        parent, env, spool_dir, tmp_path, make_referral_in, monkeypatch, capsys) -> None:
+    conversation, other = parent["conversation"], parent["other"]
+    files = spool_files(spool_dir, conversation, other, make_referral_in)
+    tracker_url = f"sqlite:///{tmp_path / 'var' / 'tracker.db'}"
+    monkeypatch.setenv("WEGWIJS_TRACKER_DB_URL", tracker_url)
+    store = tracker_store_with(tracker_url, conversation, other)
+    try:
+        assert events_of(store, conversation) == 3 and events_of(store, other) == 3
+
+        assert cli.main(["referrals", "erase", "--conversation", conversation, "--yes"]) == 0
+        out = capsys.readouterr().out
+        assert "  referrals: 2" in out
+        assert "  spooled referrals (spool files): 3" in out  # the one in bad/ too
+        assert "  conversation events (Rasa tracker store): 3" in out
+
+        assert not any(p.exists() for p in files["mine"])
+        assert all(p.exists() for p in files["theirs"])  # the other parent's referral is still stored later
+        assert events_of(store, conversation) == 0
+        assert events_of(store, other) == 3
+        assert service.conversation_counts(factory_for(env), conversation)["referrals"] == 0
+        assert service.conversation_counts(factory_for(env), other)["referrals"] == 1
+
+        assert cli.main(["referrals", "export", "--conversation", conversation]) == 0
+        captured = capsys.readouterr()
+        assert json.loads(captured.out)["spooled_referrals"] == []
+        assert "nothing is stored" in captured.err
+
+        # a second erase finds nothing anywhere
+        assert cli.main(["referrals", "erase", "--conversation", conversation, "--yes"]) == 0
+        out = capsys.readouterr().out
+        assert "  spooled referrals (spool files): 0" in out
+        assert "  conversation events (Rasa tracker store): 0" in out
+    finally:
+        store.engine.dispose()
+
+
+def test_erase_prompt_counts_spool_files_and_events(parent, env, spool_dir, tmp_path, make_referral_in,
+                                                    monkeypatch, capsys) -> None:
+    spool_files(spool_dir, parent["conversation"], parent["other"], make_referral_in)
+    tracker_url = f"sqlite:///{tmp_path / 'var' / 'tracker.db'}"
+    monkeypatch.setenv("WEGWIJS_TRACKER_DB_URL", tracker_url)
+    store = tracker_store_with(tracker_url, parent["conversation"])
+    try:
+        monkeypatch.setattr("sys.stdin", io.StringIO(""))  # not a terminal: nothing erased
+        assert cli.main(["referrals", "erase", "--conversation", parent["conversation"]]) == 1
+        out = capsys.readouterr().out
+        assert "  spooled referrals (spool files): 3" in out
+        assert "  conversation events (Rasa tracker store): 3" in out
+        assert events_of(store, parent["conversation"]) == 3
+        assert len(spool.pending_files(spool_dir)) == 3
+    finally:
+        store.engine.dispose()
+
+
+def test_erase_with_the_tracker_store_down_erases_the_rest_and_exits_2(
+        parent, env, spool_dir, make_referral_in, monkeypatch, capsys) -> None:
+    files = spool_files(spool_dir, parent["conversation"], parent["other"], make_referral_in)
+    monkeypatch.setenv("WEGWIJS_TRACKER_DB_URL", "postgresql://nobody:secret@127.0.0.1:1/rasa")
+    assert cli.main(["referrals", "erase", "--conversation", parent["conversation"], "--yes"]) == 2
+    captured = capsys.readouterr()
+    assert "  referrals: 2" in captured.out and "  spooled referrals (spool files): 3" in captured.out
+    assert "  conversation events (Rasa tracker store): NOT erased" in captured.out
+    assert "cannot reach database" in captured.err and "run the erase again" in captured.err
+    assert "secret" not in captured.err
+    assert not any(p.exists() for p in files["mine"])
+    assert service.conversation_counts(factory_for(env), parent["conversation"])["referrals"] == 0
+
+
+def test_delete_my_data_and_erase_share_one_deletion(env, spool_dir, make_referral_in) -> None:
+    """``handoff.delete_conversation_data`` (the action) deletes spool files and referrals
+    through ``service.delete_conversation_data``, as erase does."""
+    factory = factory_for(env)
+    service.create_referral(factory, make_referral_in(conversation_id="forget-me"))
+    path = spool.write(spool_dir, make_referral_in(conversation_id="forget-me"))
+    kept = spool.write(spool_dir, make_referral_in(conversation_id="someone-else"))
+    assert handoff.delete_conversation_data("forget-me") == 2
+    assert not path.exists() and kept.exists()
+    assert service.delete_conversation_data(factory, "forget-me", spool_dir=spool_dir) == {"spooled": 0,
+                                                                                           "referrals": 0}
