@@ -217,9 +217,12 @@ class IntakeEntityExtractor(GraphComponent, EntityExtractorMixin):
             choice = self._names.choice(text)
             if choice and facts.get("interpreter") is not None:
                 choice = None  # "ja somali tolk": the interpreter's language, not a switch of the chat language
+            lead = None if choice or facts.get("interpreter") is not None else self._names.leading_choice(text)
             if choice:
                 facts = {"language_choice": choice}
                 message.set(INTENT, {INTENT_NAME_KEY: "inform", PREDICTED_CONFIDENCE_KEY: 1.0}, add_to_output=True)
+            elif lead:
+                facts["language_choice"] = lead  # "farsi lotfan. ok, zakhire konid": the language, and the rest as said
             else:
                 intent = message.get(INTENT) or {}
                 better = reread_intent(intent, facts, text, message.get(INTENT_RANKING_KEY))

@@ -60,3 +60,22 @@ def test_a_language_named_with_an_interpreter_is_no_language_choice() -> None:
     assert "language_choice" not in said["ja somali tolk"] and said["ja somali tolk"].get("interpreter") is True
     assert said["Soomaali"].get("language_choice") == "so"                 # a name alone still switches
     assert "language_choice" not in said["yes arabic interpreter"]
+
+
+def test_a_language_named_in_a_first_sentence_is_chosen_and_the_rest_kept() -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.components.entities import IntakeEntityExtractor
+
+    extractor = IntakeEntityExtractor({})
+    got = {}
+    for text in ("farsi lotfan. ok ghabool, zakhire konid", "Arabic is what we speak at home, my son speaks Dutch",
+                 "nederlands. tolk arabisch graag"):
+        message = Message(data={"text": text, "intent": {"name": "affirm", "confidence": 0.8},
+                                "language": {"code": "en", "confidence": 0.6}})
+        extractor.process([message])
+        got[text] = ({e["entity"]: e["value"] for e in message.get("entities") or []}, message.get("intent")["name"])
+    entities, intent = got["farsi lotfan. ok ghabool, zakhire konid"]
+    assert entities.get("language_choice") == "fa" and intent == "affirm"   # the consent after it is still read
+    assert "language_choice" not in got["Arabic is what we speak at home, my son speaks Dutch"][0]
+    assert "language_choice" not in got["nederlands. tolk arabisch graag"][0]  # an interpreter: no switch

@@ -7,6 +7,7 @@ turn "someone who speaks Tigrinya" into a request for a person instead.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from wegwijs.text import normalise
 
 #: Words besides the name a choosing message may have ("in", "please", "graag").
 MAX_OTHER_WORDS = 2
+#: The end of a first sentence: a full stop, "!" or "?" (Latin, Arabic, Ge'ez), or a line break.
+_SENTENCE_END = re.compile(r"[.!?؟።\n]\s*")
 
 
 @dataclass
@@ -44,6 +47,15 @@ class LanguageNames:
                 if name and normalise(str(name)):
                     out.names.setdefault(normalise(str(name)), code)
         return out
+
+    def leading_choice(self, text: str) -> str | None:
+        """The code of the language the first sentence of ``text`` names when that is all
+        the sentence says and more follows ("farsi lotfan. ok ghabool, zakhire konid":
+        Persian please, then the answer to the next question); else None."""
+        first = _SENTENCE_END.split(text.strip(), 1)
+        if len(first) == 2 and first[1].strip():
+            return self.choice(first[0])
+        return None
 
     def choice(self, text: str) -> str | None:
         """The code of the language ``text`` names, when that is all it says; else None."""
