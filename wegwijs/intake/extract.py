@@ -171,6 +171,8 @@ _CLITIC = "(?:ال|بال|وال|لل|فال|ب|ل|و|ف|ك)?"
 #: "leerplicht'ten", "klantmanager'imi"); not after a digit ("7'den sonra": after 7), and
 #: not an English contraction ("don't", "we're", "I'll": their words are read as typed).
 _APOSTROPHE_SUFFIX = re.compile(r"(?<=[^\W\d_])['’](?!(?:re|ve|ll)\b)[^\W\d_]{2,}")
+#: Where a clause ends: a comma, full stop, semicolon, "!" or "?" (Latin, Arabic, Ge'ez) or a line break.
+_CLAUSE_END = re.compile(r"[,.;!?،؛؟።፣\n]")
 _DIGITS_ON_SCRIPT = re.compile(r"(?<=\d)(?=[\u0600-\u06ff\u1200-\u139f])|(?<=[\u0600-\u06ff\u1200-\u139f])(?=\d)")
 #: Digits typed onto a Latin word ("3kinderen", "6jaar"); split only when the word is a
 #: known age, month, week or clock word ("5ten", "5pm"), since in Arabizi digits are letters ("3andi", "7amel").
@@ -529,6 +531,8 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
 def _preference(norm: str, words: Words, slot: str, context: bool, bounds: frozenset[int] = frozenset(),
                 request: bool = False) -> str | None:
     values = words.answers.get(slot) or {}
+    if _any(norm, values.get("any", ())) and sum(_any(norm, v) for k, v in values.items() if k != "any") >= 2:
+        return "any"  # "man of vrouw boeit niet", "alone or in a group, doesn't matter"
     found = _chosen_value(norm, {k: v for k, v in values.items() if k != "any"}, words, bounds)
     if found and slot == "contact_setting" and found[0] == "individual" and _only_before_gender(norm, found[1], words):
         return None  # "یوازې ښځه", "alleen een vrouw": only a woman, not "alone"
@@ -676,7 +680,7 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
                       or (out.contact_channel and short)):
         out.contact_times = None
     elif (times and not strong_times and open_question != "contact_times" and len(norm.split()) > LONG_STORY_WORDS
-          and not (person or strong_channel)):
+          and not (person or strong_channel) and not _time_said_with_channel(text, words)):
         out.contact_times = None  # "mijn vrouw huilt de hele dag ... beter": a story, not when to call
     # a message that asks for a person or a channel, or answers a contact question, is a
     # contact request: its man/woman or alone/group wish needs no cue next to it
@@ -685,6 +689,18 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     out.contact_setting = _preference(norm, words, "contact_setting", context, bounds, request=request)
     out.interpreter = _interpreter(norm, words)
     return out
+
+
+def _time_said_with_channel(text: str, words: Words) -> bool:
+    """Whether a clause of ``text`` names a channel and a contact time together ("..., we
+    wonen in almere, bel liefst na 5"): when to call, also at the end of a long story."""
+    channel_words = set().union(*(words.answers.get("contact_channel") or {}).values()) if words.answers.get(
+        "contact_channel") else set()
+    for clause in _CLAUSE_END.split(text):
+        norm = _split_digits(normalise(clause), words)
+        if norm and _any(norm, channel_words) and _times(norm, clause, words)[0] is not None:
+            return True
+    return False
 
 
 def refuses_storage(text: str, words: Words) -> bool:
