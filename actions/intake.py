@@ -217,6 +217,11 @@ def valid_municipality(slot_value: Any) -> dict[str, Any]:
     return {"municipality": None}
 
 
+#: Entities of a contact wish: a message with one that "changes its mind" changes that wish.
+CHANGED_WISH_ENTITIES = frozenset({"person_type", "contact_channel", "contact_gender", "contact_setting",
+                                   "contact_times", "interpreter"})
+
+
 def consent_withdrawn(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[dict[str, Any]]:
     """"Toch liever niet bewaren" after a yes, while nothing was passed on yet: consent is
     now no (with a new time) and nothing will be passed on; the parent is told so. Once a
@@ -225,6 +230,11 @@ def consent_withdrawn(dispatcher: CollectingDispatcher, tracker: Tracker) -> lis
     if (tracker.get_slot("consent") != "yes" or tracker.get_slot("requested_slot") == "consent"
             or tracker.get_slot("referral_reference") or is_payload(text)
             or not refuses_storage(text, words_for(tracker))):
+        return []
+    entities = {e.get("entity") for e in (tracker.latest_message or {}).get("entities") or []}
+    if entities & CHANGED_WISH_ENTITIES:
+        # "yok yok vazgectim, klantmanager daha iyi": a changed wish (I changed my mind: the
+        # klantmanager), not consent taken back
         return []
     dispatcher.utter_message(response="utter_consent_no")
     return [SlotSet("consent", "no"), SlotSet("consent_at", datetime.now(timezone.utc).isoformat(timespec="seconds")),

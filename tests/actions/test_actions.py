@@ -875,3 +875,17 @@ async def test_consent_taken_back_deletes_the_held_referral(db) -> None:
     assert _slots(events)["draft_reference"] is None and _keys(d) == ["utter_consent_no"]
     assert service.list_referrals(bootstrap.get_session_factory(), actor="test") == []
     assert _outbox_due(draft) == []
+
+
+async def test_a_changed_mind_about_the_person_is_no_withdrawal() -> None:
+    slots = {"language": "tr", "consent": "yes", "requested_slot": "contact_channel", "person_type": "sleutelpersoon"}
+    t = make_tracker("yok yok vazgectim klantmanager daha iyi", "inform", slots=slots,
+                     language={"code": "tr", "confidence": 0.9}, entities=[{"entity": "person_type", "value": "klantmanager"}])
+    d = CollectingDispatcher()
+    events = await ValidateContactForm().run(d, t, {"forms": {"contact_form": {"required_slots": ["person_type"]}}})
+    assert _slots(events).get("consent") != "no" and "utter_consent_no" not in _keys(d)
+    # without a new wish it is still taken back
+    t = make_tracker("vazgectim, kaydetmeyin", "deny", slots=slots, language={"code": "tr", "confidence": 0.9})
+    d = CollectingDispatcher()
+    events = await ValidateContactForm().run(d, t, {"forms": {"contact_form": {"required_slots": ["person_type"]}}})
+    assert _slots(events)["consent"] == "no" and _keys(d) == ["utter_consent_no"]
