@@ -179,9 +179,16 @@ _DIGITS_ON_SCRIPT = re.compile(r"(?<=\d)(?=[\u0600-\u06ff\u1200-\u139f])|(?<=[\u
 _DIGITS_THEN_LATIN = re.compile(r"\b(\d{1,2})([a-z]{2,})\b")
 
 
+#: A Latin answer word typed onto an Arabic-script or Ge'ez prefix ("ብWhatsApp": by WhatsApp).
+_SCRIPT_ON_LATIN = re.compile(r"(?<=[\u0600-\u06ff\u1200-\u139f])([a-z]{2,})\b")
+
+
 def _split_digits(norm: str, words: Words) -> str:
-    """``norm`` with digits and the word they were typed onto read apart (see above)."""
-    norm = _DIGITS_ON_SCRIPT.sub(" ", norm)
+    """``norm`` with digits and the word they were typed onto read apart, and a Latin word
+    from the Arabic or Ge'ez prefix it was typed onto (see above)."""
+    answer_words = {w for values in words.answers.values() for ws in values.values() for w in ws}
+    norm = _SCRIPT_ON_LATIN.sub(lambda m: " " + m.group(1) if m.group(1) in answer_words else m.group(0),
+                                _DIGITS_ON_SCRIPT.sub(" ", norm))
     # not "am": Levantine Arabizi "3am" (عم) is the progressive particle ("3am tebki")
     known = (words.age_words | words.months_words | words.weeks_words | words.hour_words) - {"am"}
 

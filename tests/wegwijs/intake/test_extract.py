@@ -54,6 +54,8 @@ def facts(text: str, lang: str) -> dict:
     ("nl", "hoi, we hebben 2 kids van 3 en 7 mnd, we wonen in almere, bel liefst na 5",
      {"children_ages": [3, 0], "municipality": "Almere", "contact_channel": "phone",
       "contact_times": {"nl": "na 17:00", "text": "hoi, we hebben 2 kids van 3 en 7 mnd, we wonen in almere, bel liefst na 5"}}),
+    ("ti", "ሰበይቲ ጥራይ በጃኹም፡ ብWhatsApp ጥራይ ጽሓፉለይ፡ ኣይትደውሉለይ", {"contact_channel": "whatsapp", "contact_gender": "woman"}),
+    ("ti", "ኣብ ገዛ ሰላም የብልናን። ኣቦኦም ትማሊ ካራ ሒዙ ጨሪሑለይ 'ሎሚ ምሸት ክምለስ እየ' ኢሉ። ፈሪሐ ኣለኹ", {}),  # a story: no wish
     ("so", "gurigayga ha iman subaxdii", {"contact_channel": "visit",
                                           "contact_times": {"nl": "ochtend", "text": "gurigayga ha iman subaxdii"}}),
     ("en", "2 kids 4 and 11, we live in Zaandam, whatsapp is best",
