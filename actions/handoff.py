@@ -10,10 +10,12 @@ from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import in_thread, is_payload, latest_intent, pack_for, remember_concern, words_for
+from actions.common import (
+    in_thread, is_payload, latest_confidence, latest_intent, pack_for, remember_concern, topic_of_intent, words_for,
+)
 from actions.intake import (
-    MAX_ASKS, AskAction, ReadsTheLastAnswer, asked_count, consent_withdrawn, fills_a_slot, gives_a_fact,
-    interruption_events, still_asked, valid_municipality,
+    MAX_ASKS, TOPIC_INTERRUPTION_CONFIDENCE, AskAction, ReadsTheLastAnswer, asked_count, consent_withdrawn,
+    fills_a_slot, gives_a_fact, interruption_events, still_asked, valid_municipality,
 )
 from wegwijs import handoff
 from wegwijs.intake.extract import answer_for, extract, refuses_storage
@@ -192,7 +194,11 @@ class ValidateContactForm(ReadsTheLastAnswer, FormValidationAction):
     def _time_said_early(self, tracker: Tracker, requested: str) -> dict[str, Any]:
         text = ((tracker.latest_message or {}).get("text") or "").strip()
         if (tracker.get_slot("contact_times") is not None or not text or is_payload(text)
-                or len(text.split()) > CONTACT_ANSWER_WORDS or latest_intent(tracker) not in TIME_ANSWER_INTENTS):
+                or len(text.split()) > CONTACT_ANSWER_WORDS or not (
+                    latest_intent(tracker) in TIME_ANSWER_INTENTS
+                    # an unsure topic ("ንግሆ ቆልዑ ናብ ቤት ትምህርቲ ምስ ከዱ": mornings, once the
+                    # children are at school, read as school 0.33) may be the time
+                    or (topic_of_intent(latest_intent(tracker)) and latest_confidence(tracker) < TOPIC_INTERRUPTION_CONFIDENCE))):
             return {}
         if any(e.get("entity") == "contact_times" for e in (tracker.latest_message or {}).get("entities", [])):
             return {}

@@ -889,3 +889,13 @@ async def test_a_changed_mind_about_the_person_is_no_withdrawal() -> None:
     d = CollectingDispatcher()
     events = await ValidateContactForm().run(d, t, {"forms": {"contact_form": {"required_slots": ["person_type"]}}})
     assert _slots(events)["consent"] == "no" and _keys(d) == ["utter_consent_no"]
+
+
+async def test_an_unsure_topic_with_a_time_of_day_at_the_person_question_is_the_time() -> None:
+    t = make_tracker("ንግሆ ቆልዑ ናብ ቤት ትምህርቲ ምስ ከዱ", "topic_school", confidence=0.33, language={"code": "ti", "confidence": 1.0},
+                     slots={"language": "ti", "requested_slot": "person_type"})
+    got = await ValidateContactForm().extract_contact_times(CollectingDispatcher(), t, {})
+    assert got["contact_times"]["nl"] == "ochtend"
+    sure = make_tracker("ንግሆ ቆልዑ ናብ ቤት ትምህርቲ ምስ ከዱ", "topic_school", confidence=0.9, language={"code": "ti", "confidence": 1.0},
+                        slots={"language": "ti", "requested_slot": "person_type"})
+    assert await ValidateContactForm().extract_contact_times(CollectingDispatcher(), sure, {}) == {}
