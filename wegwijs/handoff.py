@@ -7,7 +7,7 @@ these functions through ``run_in_executor``.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -98,8 +98,6 @@ def store_referral(data: ReferralIn, *, hold: bool = False) -> ReferralOut:
     Raises:
         sqlalchemy.exc.SQLAlchemyError: the database is unreachable or refused it.
     """
-    from datetime import timedelta
-
     from wegwijs.routing import cached_routing
 
     settings = bootstrap.get_settings()

@@ -67,6 +67,13 @@ class Words:
     count_words: set[str] = field(default_factory=set)
     negated_after_words: set[str] = field(default_factory=set)
     refuse_storage_words: set[str] = field(default_factory=set)
+    _answer_vocabulary: frozenset[str] | None = field(default=None, repr=False, compare=False)
+
+    def answer_vocabulary(self) -> frozenset[str]:
+        """Every word of every ``answers`` value (read once; the lists do not change after loading)."""
+        if self._answer_vocabulary is None:
+            self._answer_vocabulary = frozenset(w for values in self.answers.values() for ws in values.values() for w in ws)
+        return self._answer_vocabulary
 
     @classmethod
     def from_parsing(cls, documents: Iterable[Any]) -> Words:
@@ -186,7 +193,7 @@ _SCRIPT_ON_LATIN = re.compile(r"(?<=[\u0600-\u06ff\u1200-\u139f])([a-z]{2,})\b")
 def _split_digits(norm: str, words: Words) -> str:
     """``norm`` with digits and the word they were typed onto read apart, and a Latin word
     from the Arabic or Ge'ez prefix it was typed onto (see above)."""
-    answer_words = {w for values in words.answers.values() for ws in values.values() for w in ws}
+    answer_words = words.answer_vocabulary()
     norm = _SCRIPT_ON_LATIN.sub(lambda m: " " + m.group(1) if m.group(1) in answer_words else m.group(0),
                                 _DIGITS_ON_SCRIPT.sub(" ", norm))
     # not "am": Levantine Arabizi "3am" (عم) is the progressive particle ("3am tebki")

@@ -57,6 +57,22 @@ def email_subject(referral: Referral) -> str:
     return f"Wegwijs: {urgent}nieuwe warme overdracht {referral.reference} ({referral.municipality or 'gemeente niet gezegd'})"
 
 
+def email_body(header: str, summary_nl: str) -> str:
+    """The e-mail text: who it is for (one line), a blank line, then the Dutch summary."""
+    return f"{header}\n\n{summary_nl}"
+
+
+def with_summary(payload: dict[str, Any], summary_nl: str) -> dict[str, Any]:
+    """``payload`` of an e-mail or webhook notification with ``summary_nl`` in place of the
+    summary it was queued with (a referral updated before anyone was told)."""
+    body = payload.get("body")
+    if isinstance(body, dict):
+        return {**payload, "body": {**body, "summary_nl": summary_nl}}
+    if isinstance(body, str):
+        return {**payload, "body": email_body(body.split("\n\n", 1)[0], summary_nl)}
+    return dict(payload)
+
+
 def webhook_body(referral: Referral, route: Route, summary_nl: str, event: str = EVENT_CREATED) -> dict[str, Any]:
     """The JSON object a webhook gets for a new (or re-routed) referral."""
     return {
@@ -108,7 +124,7 @@ def notifications_for(
                 "to": to,
                 "cc": _dedupe(cc, to),
                 "subject": email_subject(referral),
-                "body": f"{header}\n\n{summary_nl}",
+                "body": email_body(header, summary_nl),
             },
             status="pending",
             attempts=0,

@@ -438,18 +438,12 @@ def _refresh_notifications(session: Session, row: Referral, summary_nl: str, *, 
     """Put ``summary_nl`` into the referral's notifications that were never tried (status
     ``pending``, 0 attempts); with ``release``, make those not yet due due now."""
     from wegwijs.db.models import OutboxMessage
+    from wegwijs.outbox.messages import with_summary
 
     now = utcnow()
     pending = session.query(OutboxMessage).filter_by(referral_id=row.id, status="pending", attempts=0).all()
     for message in pending:
-        payload = dict(message.payload or {})
-        body = payload.get("body")
-        if isinstance(body, dict):
-            payload["body"] = {**body, "summary_nl": summary_nl}
-        elif isinstance(body, str):
-            header = body.split("\n\n", 1)[0]
-            payload["body"] = f"{header}\n\n{summary_nl}"
-        message.payload = payload
+        message.payload = with_summary(message.payload or {}, summary_nl)
         due = _as_utc(message.next_attempt_at)
         if release and due is not None and due > now:
             message.next_attempt_at = now
