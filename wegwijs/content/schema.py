@@ -164,6 +164,12 @@ class Parsing(BaseModel):
     #: phrases that refuse storing data ("niet opslaan", "bilgilerimi kaydetmeyin"): typed
     #: in a first message, before the privacy question, they are the parent's no
     refuse_storage_words: list[str] = Field(default_factory=list)
+    #: words for twins ("tweeling", "twins", "توأم", "ikiz"): the age said next to one
+    #: counts for two children ("een tweeling van 3" = 3 and 3)
+    twin_words: list[str] = Field(default_factory=list)
+    #: one to three words right before a number that make it a duration, never an age
+    #: ("sinds 2 jaar", "ik wacht al 1 jaar", "منذ سنتين")
+    duration_lead_words: list[str] = Field(default_factory=list)
     #: words parents of this language type in Latin letters as a whole first message
     #: ("salam", "selam", "na3am"): a message of one or two such words is offered this
     #: language too, whatever its own script (actions/language.py)

@@ -27,6 +27,8 @@ from wegwijs.text import is_arabic_script, normalise
 
 #: Oldest age (years) taken as a child's age.
 MAX_CHILD_AGE = 17
+#: Twins add a child only while the message gives fewer ages than this (a list of ten is not twins).
+MAX_TWIN_AGES = 8
 #: Weekday keys of ``parsing.yml`` ``day_words`` in week order, and their Dutch names (the summary's words).
 DAYS_NL = ("ma", "di", "wo", "do", "vr", "za", "zo")
 DAY_NAMES_NL = {"ma": "maandag", "di": "dinsdag", "wo": "woensdag", "do": "donderdag", "vr": "vrijdag",
@@ -67,6 +69,8 @@ class Words:
     count_words: set[str] = field(default_factory=set)
     negated_after_words: set[str] = field(default_factory=set)
     refuse_storage_words: set[str] = field(default_factory=set)
+    twin_words: set[str] = field(default_factory=set)
+    duration_lead_words: set[str] = field(default_factory=set)
     _answer_vocabulary: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     def answer_vocabulary(self) -> frozenset[str]:
@@ -91,6 +95,7 @@ class Words:
                 ("preference_cues", "preference_cues"), ("negation_words", "negation_words"),
                 ("rather_than_words", "rather_than_words"), ("count_words", "count_words"),
                 ("negated_after_words", "negated_after_words"), ("refuse_storage_words", "refuse_storage_words"),
+                ("twin_words", "twin_words"), ("duration_lead_words", "duration_lead_words"),
             ):
                 getattr(w, attr).update(n for n in (normalise(str(x)) for x in d.get(key) or []) if n)
             for attr, key in (("time_words", "time_words"), ("day_words", "day_words")):
@@ -498,6 +503,7 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
                   for t, _ in toks) \
         or _any(norm, [w for w in words.age_words if " " in w or is_arabic_script(w)])
     ages: list[int] = []
+    age_at: list[int] = []  # the token index of each age (pregnancy months and weeks are not ages)
     counted = False  # a number was read as the count of children ("3 kinderen")
     # a pregnancy phrase may be several words ("ነፍሰ ጾር", "in verwachting"): its first word's index
     preg_positions = [i for i in range(len(toks))
@@ -510,6 +516,9 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
         before = toks[idx - 1][0] if idx > 0 else ""
         if before in words.after_words or before in words.before_words:
             continue  # "after 3 years", "بعد ٣ سنين": a duration, not a child's age
+        lead = [t for t, _ in toks[max(0, idx - 3):idx]]
+        if any(" ".join(lead[-size:]) in words.duration_lead_words for size in (1, 2, 3) if len(lead) >= size):
+            continue  # "ik wacht al 1 jaar", "since 2 years": how long, not how old
         if after in words.duration_words:
             continue  # "3 dagen koorts": how long, not how old
         after_two = " ".join(t for t, _ in toks[idx + 1:idx + 3])
@@ -525,16 +534,33 @@ def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, li
             continue
         if is_months or is_weeks:
             ages.append(n // 12 if is_months else 0)  # "18 maanden" is 1 year old, "9 months" 0
+            age_at.append(idx)
             continue
         if n > MAX_CHILD_AGE:
             continue
         ages.append(n)
+        age_at.append(idx)
     first = next((i for i, (t, n) in enumerate(toks) if n is not None and i not in skip), None)
     listed = first is not None and first + 1 < len(toks) and toks[first + 1][1] is not None
     if len(ages) >= 2 and ages[0] == len(ages) - 1 and not listed and not counted:
         # "2 kinderen: 3 en 7" — the first number counts the children; not in a plain
         # list ("3, 6, 10 iyo 13": four ages, the first is not a count)
-        ages = ages[1:]
+        ages, age_at = ages[1:], age_at[1:]
+    if words.twin_words and ages:
+        # "een tweeling van 3", "ikizlerim 4 yaşında", "۳ کلن غبرګوني": the age said
+        # nearest to a twin word, within three words (after it on a tie), is two children's
+        twins = [i for i, (t, _) in enumerate(toks) if t in words.twin_words
+                 or (is_arabic_script(t) and t[:1] in "وبل" and t[1:] in words.twin_words)]
+        for at in twins:
+            near = sorted((abs(i - at), i < at, k) for k, i in enumerate(age_at) if 0 < abs(i - at) <= 3)
+            if not near:
+                continue
+            has_cue = True  # "twins" says the number is children's ages
+            k = near[0][2]
+            if len(ages) < MAX_TWIN_AGES and ages.count(ages[k]) < 2:
+                # (not when the age is already said twice: "twins, both 3 and 3")
+                ages.insert(k, ages[k])
+                age_at.insert(k, age_at[k])
     if not ages:
         return None, None, pregnant, preg_months
     if has_cue:
@@ -653,17 +679,20 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     out.pregnant = True if pregnant else None
     out.pregnancy_months = preg_months
     if gemeenten is not None:
-        match = gemeenten.find(text)
+        match = gemeenten.find(text, negations=words.negation_words)
         if match:
             out.municipality = match.gemeente
     bounds = _clause_starts(_HALF_YEAR.sub(r"\1", text), norm, words)
     channel = _chosen_value(norm, dict(words.answers.get("contact_channel") or {}), words, bounds)
     person_words = words.answers.get("person_type") or {}
-    person = _find_value(norm, {k: v for k, v in person_words.items() if k != "either"})
+    person_values = {k: v for k, v in person_words.items() if k != "either"}
+    # "klantmanager'ımı hiç tanımıyorum, bizden biri olsun": the klantmanager is set aside
+    person = _chosen_value(norm, person_values, words, bounds)
     out.person_type = person[0] if person else None
     if person:
         # "klantmanager or someone else, doesn't matter", "klantmanager da olur anahtar kişi de"
-        named = [k for k in ("klantmanager", "sleutelpersoon") if _any(norm, person_words.get(k, ()))]
+        named = [k for k in ("klantmanager", "sleutelpersoon")
+                 if k in person_values and _chosen_value(norm, {k: person_values[k]}, words, bounds) is not None]
         other_wishes = [v for slot in ("contact_gender", "contact_setting")
                         for k, v in (words.answers.get(slot) or {}).items() if k != "any"]
         indifferent: set[str] = set()

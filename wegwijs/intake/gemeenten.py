@@ -188,18 +188,40 @@ class GemeenteMatcher:
             out += [word[len(p):] for p in _ETHIOPIC_PREFIXES if word.startswith(p) and len(word) - len(p) >= 2]
         return out
 
-    def find(self, text: str, *, whole_message_ok: bool = True) -> GemeenteMatch | None:
+    def find(self, text: str, *, whole_message_ok: bool = True,
+             negations: frozenset[str] | set[str] = frozenset()) -> GemeenteMatch | None:
         """The gemeente named in ``text``, else None (the longest run of words wins).
 
         Args:
             text: the parent's message, as typed.
             whole_message_ok: accept an ambiguous name when it is the whole message
                 (the answer to "which gemeente?").
+            negations: normalised negation words ("niet", "not", "نه"): when the message
+                names two gemeenten and one of them has a negation in the two words before
+                it ("niet Rotterdam maar Schiedam", "not Rotterdam, Schiedam"), the other wins.
         """
         words = normalise(text.replace("'s-", "s ").replace("’", "'")).split()
         if not words:
             return None
-        best: tuple[int, GemeenteMatch] | None = None
+        found = self._exact(words, whole_message_ok)
+        if not found:
+            return self._fuzzy(words)
+        named = {m.gemeente for _, _, m in found}
+        if negations and len(named) > 1:
+            def negated(at: int) -> bool:
+                # the two words before the name, not reaching back over another name
+                lo = max([at - 2, 0] + [j + size for j, size, _ in found if j + size <= at])
+                return any(w in negations for w in words[lo:at])
+
+            kept = [h for h in found if not negated(h[0])]
+            if kept and len({m.gemeente for _, _, m in kept}) < len(named):
+                found = kept
+        return found[0][2]
+
+    def _exact(self, words: list[str], whole_message_ok: bool) -> list[tuple[int, int, GemeenteMatch]]:
+        """Every exact name in ``words``: ``(word index, run length, match)``, best first
+        (longer runs of words, then longer names)."""
+        hits: list[tuple[int, int, int, GemeenteMatch]] = []
         for size in (4, 3, 2, 1):
             for i in range(0, len(words) - size + 1):
                 run = words[i:i + size]
@@ -215,12 +237,9 @@ class GemeenteMatcher:
                         whole = whole_message_ok and len(words) == size
                         if not (cue or whole or head != run[0]):
                             continue
-                    score = len(key)
-                    if best is None or score > best[0]:
-                        best = (score, GemeenteMatch(hit[0], key, hit[1]))
-            if best:
-                return best[1]
-        return self._fuzzy(words)
+                    hits.append((size, len(key), i, GemeenteMatch(hit[0], key, hit[1])))
+        hits.sort(key=lambda h: (-h[0], -h[1], h[2]))
+        return [(i, size, m) for size, _, i, m in hits]
 
     def _fuzzy(self, words: list[str]) -> GemeenteMatch | None:
         from rapidfuzz import fuzz, process

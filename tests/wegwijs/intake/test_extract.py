@@ -247,3 +247,46 @@ def test_a_contact_request_needs_no_cue_next_to_the_wish() -> None:
     # a message typed while a contact question is open is about contact
     answer = "tolk arabisch ja graag en dan liefst met een vrouw uit syrie, niet in een groep"
     assert extract(answer, words("nl"), open_question="contact_gender").contact_gender == "woman"
+
+
+@pytest.mark.parametrize("lang, text, ages", [
+    ("nl", "ik heb een tweeling van 3 en een zoon van 7", [3, 3, 7]),
+    ("nl", "tweeling van 1", [1, 1]),                       # not "1 child aged 1"
+    ("en", "I have twins, they are 5", [5, 5]),
+    ("tr", "ikizlerim 4 yaşında", [4, 4]),
+    ("ar", "عندي توأم عمرهم ٤ سنين", [4, 4]),
+    ("en", "twins, both 3 and 3", [3, 3]),                 # said twice already: not four children
+])
+def test_twins_are_two_children(lang: str, text: str, ages: list[int]) -> None:
+    got = facts(text, lang)
+    assert sorted(got.get("children_ages") or []) == sorted(ages)
+
+
+@pytest.mark.parametrize("lang, text, ages", [
+    ("nl", "ik wacht al 1 jaar op een huis, mijn kinderen zijn 4 en 6", [4, 6]),
+    ("en", "we have been here for 2 years, my son is 6", [6]),
+    ("ar", "بقالي سنتين هنا وابني عمره ٥", [5]),
+    ("tr", "2 yıldır buradayız, oğlum 6 yaşında", [6]),
+])
+def test_how_long_is_not_an_age(lang: str, text: str, ages: list[int]) -> None:
+    assert facts(text, lang).get("children_ages") == ages
+
+
+def test_tips_for_an_age_stay_an_age() -> None:
+    assert facts("tips for 3 year old", "en").get("children_ages") == [3]
+
+
+@pytest.mark.parametrize("lang, text, gemeente", [
+    ("en", "not Rotterdam, Schiedam", "Schiedam"),
+    ("nl", "niet Rotterdam maar Schiedam", "Schiedam"),
+    ("nl", "Schiedam, niet Rotterdam", "Schiedam"),
+    ("nl", "we wonen in Rotterdam", "Rotterdam"),
+])
+def test_a_gemeente_set_aside_is_not_the_one(lang: str, text: str, gemeente: str) -> None:
+    assert facts(text, lang).get("municipality") == gemeente
+
+
+def test_a_person_set_aside_is_not_asked_for() -> None:
+    # "I don't know my klantmanager at all. Let it be one of us."
+    assert facts("klantmanager'imi hic tanimiyorum. bizden biri olsun", "tr").get("person_type") == "sleutelpersoon"
+    assert facts("klantmanager of sleutelpersoon, maakt niet uit", "nl").get("person_type") == "either"
