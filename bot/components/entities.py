@@ -34,6 +34,11 @@ graag") also gets the intent ``inform`` (confidence 1.0), so the language is swi
 once instead of the menu being shown again. The global slot mappings in
 ``bot/domain.yml`` fill the slots from these entities.
 
+A message with a ``delete_request_words`` phrase ("..., my husband found out, delete my
+data") gets the intent ``delete_my_data`` whatever the classifier read (the deletion is
+confirmed before anything goes; the urgent classifier after this component still turns
+an emergency into ``urgent_help``).
+
 Not trainable; the word lists are read when the model is loaded (``fingerprint_addon``
 hashes them so a change retrains).
 """
@@ -56,7 +61,7 @@ from rasa.shared.nlu.training_data.message import Message
 
 from bot.components.language_id import LANGUAGE, LANGUAGE_CODE, LANGUAGE_CONFIDENCE
 from bot.components.safety import resolve_languages_dir  # a path relative to the repository root
-from wegwijs.intake.extract import Words, extract
+from wegwijs.intake.extract import Words, asks_deletion, extract
 from wegwijs.intake.gemeenten import GemeenteMatcher
 from wegwijs.intake.language_names import LanguageNames
 
@@ -226,6 +231,9 @@ class IntakeEntityExtractor(GraphComponent, EntityExtractorMixin):
             else:
                 intent = message.get(INTENT) or {}
                 better = reread_intent(intent, facts, text, message.get(INTENT_RANKING_KEY))
+                if intent.get(INTENT_NAME_KEY) not in ("urgent_help", "delete_my_data") \
+                        and asks_deletion(text, self.words_for(lang)):
+                    better = "delete_my_data"  # "..., verwijder mijn gegevens alstublieft" in a long message
                 if better:
                     message.set(INTENT, {INTENT_NAME_KEY: better,
                                          PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0},

@@ -79,3 +79,25 @@ def test_a_language_named_in_a_first_sentence_is_chosen_and_the_rest_kept() -> N
     assert entities.get("language_choice") == "fa" and intent == "affirm"   # the consent after it is still read
     assert "language_choice" not in got["Arabic is what we speak at home, my son speaks Dutch"][0]
     assert "language_choice" not in got["nederlands. tolk arabisch graag"][0]  # an interpreter: no switch
+
+
+def test_a_deletion_inside_a_long_message_is_a_deletion_request() -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.components.entities import IntakeEntityExtractor
+
+    extractor = IntakeEntityExtractor({})
+    got = {}
+    for text, intent in (("please delete everything you have about me, I changed my mind, my husband found out",
+                          "topic_family_reunification"),
+                         ("i want a woman, whatsapp please, and later delete my data", "request_human"),
+                         ("my husband hits me, delete my data", "urgent_help"),
+                         ("can you give tips about school", "topic_school")):
+        message = Message(data={"text": text, "intent": {"name": intent, "confidence": 0.4},
+                                "language": {"code": "en", "confidence": 0.9}})
+        extractor.process([message])
+        got[text] = message.get("intent")["name"]
+    assert got["please delete everything you have about me, I changed my mind, my husband found out"] == "delete_my_data"
+    assert got["i want a woman, whatsapp please, and later delete my data"] == "delete_my_data"
+    assert got["my husband hits me, delete my data"] == "urgent_help"          # an emergency stays one
+    assert got["can you give tips about school"] == "topic_school"

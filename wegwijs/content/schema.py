@@ -167,6 +167,10 @@ class Parsing(BaseModel):
     #: words for twins ("tweeling", "twins", "توأم", "ikiz"): the age said next to one
     #: counts for two children ("een tweeling van 3" = 3 and 3)
     twin_words: list[str] = Field(default_factory=list)
+    #: phrases that ask to delete what is stored ("verwijder mijn gegevens", "bilgilerimi
+    #: silin"): a message with one is a deletion request whatever the classifier read
+    #: (the deletion is confirmed first); an emergency stays an emergency
+    delete_request_words: list[str] = Field(default_factory=list)
     #: one to three words right before a number that make it a duration, never an age
     #: ("sinds 2 jaar", "ik wacht al 1 jaar", "منذ سنتين")
     duration_lead_words: list[str] = Field(default_factory=list)

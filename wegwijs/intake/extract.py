@@ -70,6 +70,7 @@ class Words:
     negated_after_words: set[str] = field(default_factory=set)
     refuse_storage_words: set[str] = field(default_factory=set)
     twin_words: set[str] = field(default_factory=set)
+    delete_request_words: set[str] = field(default_factory=set)
     duration_lead_words: set[str] = field(default_factory=set)
     _answer_vocabulary: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
@@ -96,6 +97,7 @@ class Words:
                 ("rather_than_words", "rather_than_words"), ("count_words", "count_words"),
                 ("negated_after_words", "negated_after_words"), ("refuse_storage_words", "refuse_storage_words"),
                 ("twin_words", "twin_words"), ("duration_lead_words", "duration_lead_words"),
+                ("delete_request_words", "delete_request_words"),
             ):
                 getattr(w, attr).update(n for n in (normalise(str(x)) for x in d.get(key) or []) if n)
             for attr, key in (("time_words", "time_words"), ("day_words", "day_words")):
@@ -750,6 +752,12 @@ def refuses_storage(text: str, words: Words) -> bool:
     """Whether ``text`` asks not to store anything ("bilgilerimi kaydetmeyin lutfen",
     ``refuse_storage_words``)."""
     return bool(text) and not text.startswith("/") and _any(normalise(text), words.refuse_storage_words)
+
+
+def asks_deletion(text: str, words: Words) -> bool:
+    """Whether ``text`` asks to delete what is stored ("..., verwijder mijn gegevens
+    alstublieft", ``delete_request_words``), wherever in the message."""
+    return bool(text) and not text.startswith("/") and _any(normalise(text), words.delete_request_words)
 
 
 def answer_for(text: str, words: Words, slot: str, values: Sequence[str]) -> str | None:

@@ -290,3 +290,17 @@ def test_a_person_set_aside_is_not_asked_for() -> None:
     # "I don't know my klantmanager at all. Let it be one of us."
     assert facts("klantmanager'imi hic tanimiyorum. bizden biri olsun", "tr").get("person_type") == "sleutelpersoon"
     assert facts("klantmanager of sleutelpersoon, maakt niet uit", "nl").get("person_type") == "either"
+
+
+@pytest.mark.parametrize("lang, text, asks", [
+    ("nl", "ik wil eigenlijk niet meer, mijn man is boos geworden, verwijder mijn gegevens alstublieft", True),
+    ("en", "please delete everything you have about me, I changed my mind", True),
+    ("tr", "vazgeçtim, bilgilerimi silin lütfen", True),
+    ("ar", "غيرت رأيي، احذفوا معلوماتي من فضلكم", True),
+    ("en", "my son deletes all his messages, should I worry?", False),
+    ("nl", "mijn gegevens mag je bewaren", False),
+])
+def test_a_deletion_asked_inside_a_long_message(lang: str, text: str, asks: bool) -> None:
+    from wegwijs.intake.extract import asks_deletion
+
+    assert asks_deletion(text, words(lang)) is asks
