@@ -38,7 +38,7 @@ MAX_ASKS = 2
 #: Intents that are never an answer to an intake question: the form keeps the facts of
 #: the message, then lets the interruption rules answer it.
 INTERRUPTIONS = ("thanks", "bot_challenge", "request_human", "change_language",
-                 "delete_my_data", "goodbye")
+                 "delete_my_data", "ask_my_data", "goodbye")
 #: Interruption intents that are only politeness when the message also answered the question.
 ANSWER_WITH_THANKS = ("thanks",)
 #: Below this confidence a topic intent on a message that answered the open question is

@@ -1,4 +1,4 @@
-"""Delete my data (BRIEF section 8)."""
+"""Delete my data (BRIEF section 8), and "what do you know about me?" (issue 10)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import AllSlotsReset, FollowupAction, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.common import in_thread, is_payload, latest_confidence, words_for
+from actions.common import in_thread, is_payload, latest_confidence, pack_for, words_for
 from wegwijs.intake.extract import answer_for
-from wegwijs import handoff
+from wegwijs import handoff, privacy
 
 logger = logging.getLogger(__name__)
 
@@ -97,3 +97,30 @@ class ActionDeleteMyData(Action):
         dispatcher.utter_message(response="utter_data_deleted")
         keep = ("language", "language_name")
         return [AllSlotsReset(), *[SlotSet(k, tracker.get_slot(k)) for k in keep]]
+
+
+class ActionShowMyData(Action):
+    """"What do you know about me?": what the conversation keeps, in the parent's language.
+
+    The facts of the slots (``wegwijs.privacy.stored_facts``: language, privacy choice and
+    its time, ages, gemeente, topics, contact wishes) and a stored or held referral, one
+    line each, then how to delete it all; ``utter_my_data_none`` when nothing is kept. An
+    open form asks its question again afterwards (bot/rules.yml).
+    """
+
+    def name(self) -> str:
+        return "action_show_my_data"
+
+    async def run(
+        self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        pack = pack_for(tracker)
+        facts = privacy.stored_facts(tracker.current_slot_values(), pack)
+        if facts:
+            dispatcher.utter_message(response="utter_my_data_intro")
+            dispatcher.utter_message(text=privacy.render_facts(pack, facts))
+            dispatcher.utter_message(response="utter_my_data_delete_hint")
+        else:
+            dispatcher.utter_message(response="utter_my_data_none")
+        # this turn no longer offers a person: a "yes" now is no request for one
+        return [SlotSet("offered_person", False)] if tracker.get_slot("offered_person") else []

@@ -3,7 +3,7 @@
 Writes ``languages/<code>/`` with every key of the reference language (English), each
 text marked ``UNTRANSLATED:`` (button and topic titles, which have length limits, keep
 the English words; ``meta.yml`` says ``review: untranslated``), an ``nlu_data/<code>/nlu.yml``
-with every intent and the English examples as comments, and registers the code under
+with every intent of the reference folder's files, the English examples as comments, and registers it under
 ``in_progress`` in ``languages/registry.yml``. The next ``wegwijs build`` retrains the
 language-ID model with whatever examples the folder has by then.
 """
@@ -107,18 +107,22 @@ def add_language(
     written.append(target / "safety.yml")
     _dump(target / "parsing.yml", ref, {"number_words": {}, "months_words": [], "pregnancy_words": [], "answer_words": {}})
     written.append(target / "parsing.yml")
-    # NLU data: every intent, the reference examples as comments to translate
-    ref_nlu = yaml.safe_load((Path(nlu_dir) / ref / "nlu.yml").read_text(encoding="utf-8"))
+    # NLU data: every intent of every reference file (nlu.yml first; ask_my_data lives in
+    # nlu_privacy.yml), the first reference examples as comments to translate
     lines = ['version: "3.1"', "# Scaffolded by `wegwijs add-language`: write at least 15 examples per intent,",
              "# as parents type them (the English examples are there as a guide only).", "nlu:"]
-    for item in ref_nlu.get("nlu", []):
-        if "intent" not in item:
-            continue
-        lines.append(f"- intent: {item['intent']}")
-        lines.append('  examples: ""')
-        for ex in str(item.get("examples") or "").splitlines()[:5]:
-            if ex.strip():
-                lines.append(f"  #   {ex.strip()}")
+    seen: set[str] = set()
+    for path in sorted((Path(nlu_dir) / ref).glob("*.yml")):
+        ref_nlu = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for item in ref_nlu.get("nlu", []) or []:
+            if "intent" not in item or item["intent"] in seen:
+                continue
+            seen.add(item["intent"])
+            lines.append(f"- intent: {item['intent']}")
+            lines.append('  examples: ""')
+            for ex in str(item.get("examples") or "").splitlines()[:5]:
+                if ex.strip():
+                    lines.append(f"  #   {ex.strip()}")
     nlu_target = Path(nlu_dir) / code
     nlu_target.mkdir(parents=True)
     (nlu_target / "nlu.yml").write_text("\n".join(lines) + "\n", encoding="utf-8")

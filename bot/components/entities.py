@@ -73,8 +73,9 @@ DETECTED_CONFIDENCE = 0.7
 
 
 #: intents a message keeps even when it carries intake facts ("klantmanager graag" asks for a
-#: person, "ja, via WhatsApp" agrees; an emergency and a deletion are never re-read)
-KEEP_INTENTS = frozenset({"request_human", "urgent_help", "delete_my_data", "affirm", "deny", "inform"})
+#: person, "ja, via WhatsApp" agrees; an emergency, a deletion and "what do you know about my
+#: kids" are never re-read)
+KEEP_INTENTS = frozenset({"request_human", "urgent_help", "delete_my_data", "ask_my_data", "affirm", "deny", "inform"})
 #: a message of at most this many words that carries an intake fact is an answer
 #: ("Den Bosch" was read as topic_leisure, "taleefan, galabtii" as change_language)
 SHORT_ANSWER_WORDS = 3

@@ -134,3 +134,63 @@ def test_parity_finds_a_missing_placeholder(packs) -> None:
     broken["nl"] = nl
     problems = parity_problems(broken, REGISTRY)
     assert any("nl" in p and "utter_referral_done" in p and "placeholders" in p for p in problems)
+
+
+# --- "what do you know about me?" (issue 10): texts and examples in every language --------
+
+#: The responses of action_show_my_data (wegwijs.privacy): intro, one per fact, delete hint, none.
+MY_DATA_KEYS = {
+    "utter_my_data_intro": set(), "utter_my_data_none": set(), "utter_my_data_delete_hint": set(),
+    "utter_my_data_language": {"language_name"}, "utter_my_data_consent_yes": set(),
+    "utter_my_data_consent_handoff": set(), "utter_my_data_consent_no": set(),
+    "utter_my_data_consent_time": {"when"}, "utter_my_data_children": {"ages"}, "utter_my_data_pregnant": set(),
+    "utter_my_data_municipality": {"municipality"}, "utter_my_data_topics": {"topics"},
+    "utter_my_data_own_words": set(), "utter_my_data_person": {"person_label"}, "utter_my_data_channel": {"channel"},
+    "utter_my_data_times": {"times"}, "utter_my_data_gender": {"gender"}, "utter_my_data_setting": {"setting"},
+    "utter_my_data_interpreter": {"interpreter"}, "utter_my_data_referral_sent": {"reference"},
+    "utter_my_data_referral_held": {"reference"},
+}
+
+
+def _examples(lang: str, intent: str) -> list[str]:
+    out: list[str] = []
+    for path in sorted((LANGUAGES_DIR.parent / "nlu_data" / lang).glob("*.yml")):
+        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            if item.get("intent") == intent:
+                out += [l.strip()[2:].strip() for l in str(item.get("examples") or "").splitlines() if l.strip().startswith("- ")]
+    return out
+
+
+def test_every_language_says_what_is_stored(packs) -> None:
+    for code, pack in packs.items():
+        for key, placeholders in MY_DATA_KEYS.items():
+            assert key in pack.responses, f"{code}: {key}"
+            assert pack.responses[key].placeholders() == placeholders, f"{code}: {key}"
+        # how to delete it is said, with the language's delete word (as utter_consent_yes says it)
+        for key in ("utter_my_data_none", "utter_my_data_delete_hint"):
+            text = strip_isolates(pack.responses[key].text)
+            assert any(w in text for w in ("delete", "verwijder", "sil", "احذف", "حذف")), f"{code}: {key}"
+
+
+@pytest.mark.parametrize("lang", REGISTRY.supported)
+def test_every_language_has_ask_my_data_examples_of_its_own(lang: str) -> None:
+    mine = _examples(lang, "ask_my_data")
+    assert 25 <= len(mine) <= 40, f"{lang}: {len(mine)} ask_my_data examples"
+    assert (LANGUAGES_DIR.parent / "nlu_data" / lang / "nlu_privacy.yml").is_file()
+    assert len(set(mine)) == len(mine), f"{lang}: duplicate examples"
+    # asking to see is not asking to delete: no example of both intents
+    assert not set(mine) & set(_examples(lang, "delete_my_data")), lang
+
+
+def test_the_rules_answer_ask_my_data_in_every_form_and_resume_it() -> None:
+    rules = yaml.safe_load((LANGUAGES_DIR.parent / "bot" / "rules.yml").read_text(encoding="utf-8"))["rules"]
+    found = {}
+    for rule in rules:
+        steps = rule["steps"]
+        if steps and steps[0].get("intent") == "ask_my_data":
+            loop = next((c["active_loop"] for c in rule.get("condition") or [] if "active_loop" in c), None)
+            found[loop if not rule.get("conversation_start") else "start"] = [s.get("action") for s in steps[1:] if "action" in s]
+    assert found["intake_form"] == ["action_show_my_data", "intake_form"]
+    assert found["contact_form"] == ["action_show_my_data", "contact_form"]
+    assert found[None] == ["action_show_my_data"]
+    assert found["start"] == ["intake_form"]  # the welcome's privacy text says what would be stored

@@ -33,7 +33,8 @@ STATES = {
                                                "klantmanager"],
 }
 INTENTS = ["greet", "goodbye", "thanks", "affirm", "deny", "request_human", "change_language", "bot_challenge",
-           "inform", "out_of_scope", "topic_school", "topic_child_removal_fear", "nlu_fallback", "delete_my_data"]
+           "inform", "out_of_scope", "topic_school", "topic_child_removal_fear", "nlu_fallback", "delete_my_data",
+           "ask_my_data"]
 #: more actions than this in one turn means a loop (the longest real turn has about 6)
 MAX_ACTIONS = 8
 

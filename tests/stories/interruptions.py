@@ -1,8 +1,8 @@
 """Interruption stories for every language, built from that language's NLU examples.
 
 An open intake or contact question is interrupted by a topic question, a fear of youth
-care, a question out of scope, a thank-you, "are you a robot", an emergency and a
-request to delete — each is answered as what it is, then the question comes back (or,
+care, a question out of scope, a thank-you, "are you a robot", an emergency, "what do you
+know about me?" and a request to delete — each is answered as what it is, then the question comes back (or,
 for the emergency, the conversation goes on where it was on the next message). The
 user texts are the first training example of each intent in ``nlu_data/<lang>/`` so
 the stories test the dialogue, in the parent's language, not the classifier's limits.
@@ -20,14 +20,16 @@ from wegwijs.content.loader import REPO_ROOT
 
 
 def first_examples(lang: str) -> dict[str, str]:
-    """``{intent: first example}`` from ``nlu_data/<lang>/nlu.yml``."""
-    data = yaml.safe_load((REPO_ROOT / "nlu_data" / lang / "nlu.yml").read_text(encoding="utf-8")) or {}
+    """``{intent: first example}`` from ``nlu_data/<lang>/*.yml``, ``nlu.yml`` first (an
+    intent of its own file, like ``ask_my_data`` in ``nlu_privacy.yml``, is found there)."""
     out: dict[str, str] = {}
-    for item in data.get("nlu") or []:
-        intent = item.get("intent")
-        lines = [ln[2:].strip() for ln in str(item.get("examples") or "").splitlines() if ln.strip().startswith("- ")]
-        if intent and lines and intent not in out:
-            out[intent] = lines[0]
+    for path in sorted((REPO_ROOT / "nlu_data" / lang).glob("*.yml")):  # "nlu.yml" sorts before "nlu_*.yml"
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for item in data.get("nlu") or []:
+            intent = item.get("intent")
+            lines = [ln[2:].strip() for ln in str(item.get("examples") or "").splitlines() if ln.strip().startswith("- ")]
+            if intent and lines and intent not in out:
+                out[intent] = lines[0]
     return out
 
 
@@ -98,6 +100,27 @@ def stories_for(lang: str) -> dict[str, Any]:
                 _user(ex["affirm"], "affirm"),
                 {"action": "intake_form"},
                 {"slot_was_set": [{"consent": "yes"}, {"requested_slot": "children_ages"}]},
+            ],
+        },
+        {
+            "story": f"what do you know about me during the privacy question is shown, then the question comes back ({lang})",
+            "steps": _start(ex) + [
+                _user(ex["ask_my_data"], "ask_my_data"),
+                {"action": "action_show_my_data"},
+                {"action": "intake_form"},
+                {"slot_was_set": [{"requested_slot": "consent"}]},
+            ],
+        },
+        {
+            "story": f"what do you know about me after the privacy question is shown, then the ages question comes back ({lang})",
+            "steps": _start(ex) + [
+                _user(ex["affirm"], "affirm"),
+                {"action": "intake_form"},
+                {"slot_was_set": [{"consent": "yes"}, {"requested_slot": "children_ages"}]},
+                _user(ex["ask_my_data"], "ask_my_data"),
+                {"action": "action_show_my_data"},
+                {"action": "intake_form"},
+                {"slot_was_set": [{"requested_slot": "children_ages"}]},
             ],
         },
         {

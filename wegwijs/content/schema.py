@@ -167,6 +167,11 @@ class Parsing(BaseModel):
     #: words for twins ("tweeling", "twins", "توأم", "ikiz"): the age said next to one
     #: counts for two children ("een tweeling van 3" = 3 and 3)
     twin_words: list[str] = Field(default_factory=list)
+    #: words right before a place name that make an ordinary word a gemeente ("in Best",
+    #: "ساكنين ب..."), and postpositions right after it ("Leiden ውስጥ"); the gemeente
+    #: matcher (wegwijs/intake/gemeenten.py) merges them over all languages
+    place_cues: list[str] = Field(default_factory=list)
+    place_post_cues: list[str] = Field(default_factory=list)
     #: phrases that ask to delete what is stored ("verwijder mijn gegevens", "bilgilerimi
     #: silin"): a message with one is a deletion request whatever the classifier read
     #: (the deletion is confirmed first); an emergency stays an emergency

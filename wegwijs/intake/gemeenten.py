@@ -16,11 +16,13 @@ file's header for its source). Matching:
 5. names marked ``ambiguous`` (ordinary words: "Best", "Goes", "Epe") count only with a
    cue word before them ("in", "gemeente", "wonen"...) or when they are the whole message.
 
-Pure code; the YAML is read once by :meth:`GemeenteMatcher.load`.
+Pure code; the YAML is read once by :meth:`GemeenteMatcher.load` (names) and
+:func:`place_cues` (the cue words, from every `languages/<lang>/parsing.yml`).
 """
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,18 +59,28 @@ def ethiopic_skeleton(text: str) -> str:
 
 _ARABIC_PREFIXES = ("وب", "فب", "ب", "ل", "و", "ف", "ك", "په")
 _ETHIOPIC_PREFIXES = ("ካብ", "በ", "ብ", "ከ", "ለ", "ን", "ናብ")
-#: Words before an ambiguous name that make it a place (all languages, normalised).
-_CUES = {
-    "in", "te", "gemeente", "wonen", "woon", "woont", "live", "lives", "living", "municipality",
-    "city", "stad", "dorp", "from", "uit", "at", "near", "bij", "naar", "to",
-    "في", "ب", "مدينه", "بلديه", "ساكن", "ساكنين", "نعيش", "اعيش", "عايشين", "در", "شهر", "شهرداري",
-    "کي", "كي", "په", "اب", "አብ", "ውስጥ", "ከተማ", "ኣብ", "magaalada", "degmada", "ku", "dağ",
-    "da", "de", "sehir", "şehir", "belediye", "yasiyoruz", "oturuyoruz", "yasiyorum", "oturuyorum",
-    "deganahay", "degannahay", "degenahay", "deggan", "degan", "noolahay", "nool",
-}
-#: Words after an ambiguous name that make it a place: postpositions ("Leiden ውስጥ" = in
-#: Leiden in Amharic, "په زوله کې" in Pashto), normalised.
-_POST_CUES = {"ውስጥ", "ከተማ", "کې", "کي", "ንነብር", "ነው", "እንኖራለን", "የምንኖረው"}
+#: Where the place cues come from: every ``languages/<lang>/parsing.yml`` (``place_cues``,
+#: ``place_post_cues``), merged, so a cue of one language counts in a message of another.
+LANGUAGES_DIR = Path(__file__).resolve().parents[2] / "languages"
+
+
+@functools.lru_cache(maxsize=4)
+def place_cues(languages_dir: Path = LANGUAGES_DIR) -> tuple[frozenset[str], frozenset[str]]:
+    """``(words before a place, words after a place)``, normalised, over every language.
+
+    Raises:
+        FileNotFoundError: no ``parsing.yml`` under ``languages_dir``.
+    """
+    files = sorted(Path(languages_dir).glob("*/parsing.yml"))
+    if not files:
+        raise FileNotFoundError(f"no parsing.yml under {languages_dir}")
+    before: set[str] = set()
+    after: set[str] = set()
+    for file in files:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        before.update(n for n in (normalise(str(w)) for w in data.get("place_cues") or []) if n)
+        after.update(n for n in (normalise(str(w)) for w in data.get("place_post_cues") or []) if n)
+    return frozenset(before), frozenset(after)
 
 
 @dataclass(frozen=True)
@@ -96,6 +108,8 @@ class GemeenteMatcher:
     _latin: list[str] = field(default_factory=list)
     _script: dict[str, list[str]] = field(default_factory=dict)  # "arabic"|"ethiopic" → names for fuzzy matching
     _skeletons: dict[str, str] = field(default_factory=dict)  # Ge'ez consonant skeleton → name
+    cues: frozenset[str] = field(default_factory=lambda: place_cues()[0])  # words before a place ("in")
+    post_cues: frozenset[str] = field(default_factory=lambda: place_cues()[1])  # postpositions ("ውስጥ")
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> GemeenteMatcher:
@@ -232,8 +246,8 @@ class GemeenteMatcher:
                     if not hit:
                         continue
                     if key in self.ambiguous:
-                        cue = (i > 0 and words[i - 1] in _CUES) or (
-                            i + size < len(words) and words[i + size] in _POST_CUES)
+                        cue = (i > 0 and words[i - 1] in self.cues) or (
+                            i + size < len(words) and words[i + size] in self.post_cues)
                         whole = whole_message_ok and len(words) == size
                         if not (cue or whole or head != run[0]):
                             continue
@@ -248,7 +262,7 @@ class GemeenteMatcher:
             for i in range(0, len(words) - size + 1):
                 # a typo is only guessed after a place cue ("in Utrect") or in a short answer
                 # ("Zwole"): "worden" in a sentence is not Woerden
-                if not (len(words) <= 3 or (i > 0 and words[i - 1] in _CUES)):
+                if not (len(words) <= 3 or (i > 0 and words[i - 1] in self.cues)):
                     continue
                 run = " ".join(words[i:i + size])
                 if not run.isascii() or len(run.replace(" ", "")) < FUZZY_MIN_LEN:
@@ -271,7 +285,7 @@ class GemeenteMatcher:
                 if script is None:
                     continue
                 heads = [first[len(p):] for p in _LOCATIVE_PREFIXES[script] if first.startswith(p) and len(first) - len(p) >= 2]
-                if i > 0 and words[i - 1] in _CUES:
+                if i > 0 and words[i - 1] in self.cues:
                     heads.append(first)
                 for head in heads:
                     run = " ".join([head, *words[i + 1:i + size]])
