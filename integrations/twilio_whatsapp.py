@@ -43,7 +43,9 @@ is skipped, also after a restart):
 - ``ButtonPayload`` (a template's quick-reply button) → the payload;
 - ``NumMedia`` > 0 with an ``audio/*`` item (voice note): never dropped, nothing goes to
   Rasa; the channel answers ``utter_voice_note`` in the conversation language and stores
-  the media URL and the conversation id in the row (kind ``voice_note``);
+  the media URL and the conversation id in the row (kind ``voice_note``); a referral of
+  the conversation lists it and its person is notified through the outbox, in the same
+  transaction (:mod:`wegwijs.referrals.voice_notes`);
 - other media with a ``Body`` → the Body (kind ``<image|video|...>_caption``); without
   one, and locations, → ``utter_not_understood`` in the conversation language;
 - a status callback (``MessageStatus`` other than ``received``) → recorded as
@@ -717,6 +719,7 @@ class TwilioWhatsAppInput(TwilioInput):
             item.kind,
             media_id=item.media_id if keep else None,
             conversation_id=item.sender if keep else None,
+            voice_note=keep,
         )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

@@ -41,7 +41,10 @@ Inbound, per ``messages[]`` item (the message id is stored first in the table
   with ``utter_voice_note`` in the conversation language (the tracker's ``language``
   slot, read from the agent's tracker store; Dutch + English when unknown) and stores
   the media id and the conversation id in ``channel_messages`` so a person can fetch
-  and listen to it. Nothing is sent to Rasa, so the dialogue is untouched;
+  and listen to it; a referral of the conversation lists it, and its person is
+  notified through the outbox in the same transaction
+  (:mod:`wegwijs.referrals.voice_notes`). Nothing is sent to Rasa, so the dialogue is
+  untouched;
 - image, video, document without caption, ``sticker``, ``location``, ``contacts``,
   ``order``, ``unsupported`` and interactive replies we cannot read: the channel
   answers ``utter_not_understood`` in the conversation language (same rule); the
@@ -257,11 +260,14 @@ class MessageLog:
     Args:
         session_factory: a SQLAlchemy ``sessionmaker``; default the composition root's
             (``WEGWIJS_DATABASE_URL``), built on first use.
+        routing: the routing table for voice-note notifications; default the routing
+            files of ``WEGWIJS_ROUTING_DIR``, read when the first one is needed.
     """
 
-    def __init__(self, session_factory: Any = None, channel: str = CHANNEL_NAME) -> None:
+    def __init__(self, session_factory: Any = None, channel: str = CHANNEL_NAME, routing: Any = None) -> None:
         self._session_factory = session_factory
         self.channel = channel
+        self.routing = routing
 
     @property
     def session_factory(self) -> Any:
@@ -276,8 +282,14 @@ class MessageLog:
         *,
         media_id: Optional[str] = None,
         conversation_id: Optional[str] = None,
+        voice_note: bool = False,
     ) -> bool:
         """Store ``message_id``; True when it is new, False when it was stored before.
+
+        ``voice_note``: the row is a parent's voice note; in the same transaction the
+        person of the conversation's referral is notified through the outbox
+        (:func:`wegwijs.referrals.voice_notes.on_voice_note_stored`), so a stored voice
+        note of a referred parent always has its notification, and a redelivery none.
 
         Raises:
             sqlalchemy.exc.SQLAlchemyError: the database cannot be reached or written
@@ -289,15 +301,19 @@ class MessageLog:
 
         try:
             with self.session_factory.begin() as session:
-                session.add(
-                    ChannelMessage(
-                        message_id=message_id[:255],
-                        channel=self.channel,
-                        kind=kind,
-                        media_id=media_id,
-                        conversation_id=conversation_id,
-                    )
+                row = ChannelMessage(
+                    message_id=message_id[:255],
+                    channel=self.channel,
+                    kind=kind,
+                    media_id=media_id,
+                    conversation_id=conversation_id,
                 )
+                session.add(row)
+                session.flush()  # a redelivered id fails here, before anything is queued
+                if voice_note and conversation_id:
+                    from wegwijs.referrals.voice_notes import on_voice_note_stored
+
+                    on_voice_note_stored(session=session, row=row, routing=self.routing)
         except IntegrityError:
             return False
         return True
@@ -1309,6 +1325,7 @@ class WhatsAppCloudInput(InputChannel):
                 item.kind,
                 media_id=item.media_id if item.action == "voice_note" else None,
                 conversation_id=item.sender if item.action in PARENT_ACTIONS else None,
+                voice_note=item.action == "voice_note",
             ):
                 new.append(item)
             else:

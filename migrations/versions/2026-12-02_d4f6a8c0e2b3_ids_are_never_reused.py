@@ -18,6 +18,8 @@ from typing import Sequence, Union
 
 from alembic import op
 
+from wegwijs.db.sqlite_rebuild import recreate_tables
+
 # revision identifiers, used by Alembic.
 revision: str = "d4f6a8c0e2b3"
 down_revision: Union[str, None] = "c2e4a6b8d0f1"
@@ -28,15 +30,10 @@ TABLES = ("referrals", "access_log", "channel_messages")
 
 
 def _recreate(autoincrement: bool) -> None:
-    if op.get_bind().dialect.name != "sqlite":
-        return
-    for table in TABLES:
-        # SQLite cannot ALTER a table's AUTOINCREMENT: copy it into a new one (rows, ids,
-        # indexes and constraints kept)
-        with op.batch_alter_table(
-            table, recreate="always", table_kwargs={"sqlite_autoincrement": autoincrement}
-        ):
-            pass
+    # with foreign keys off while the tables are copied: with them on, dropping the old
+    # referrals table cascaded to its outbox rows and notes (fixed 2026-12-07; the
+    # resulting schema is the same)
+    recreate_tables(op, TABLES, autoincrement=autoincrement)
 
 
 def upgrade() -> None:

@@ -606,6 +606,36 @@ async def test_voice_note_without_known_language_gets_dutch_and_english(
     assert server.agent.messages == [] and twilio_api.bodies() == [VOICE]
 
 
+async def test_voice_note_after_a_referral_is_listed_with_its_url_and_notified(
+    server: RasaServer, session_factory: Any
+) -> None:
+    """Issue 8: the referral lists the Twilio voice note (media SID and URL, how to listen)
+    and its person gets one notification, also when Twilio sends the webhook twice."""
+    from datetime import datetime, timezone
+
+    from wegwijs.db.models import OutboxMessage
+    from wegwijs.referrals.service import ReferralIn, create_referral, get_referral
+    from wegwijs.routing import load_routing
+
+    out = create_referral(session_factory, ReferralIn(
+        conversation_id=PARENT, person_type="sleutelpersoon", language="ti", municipality="Utrecht",
+        contact_gender="woman", consent_at=datetime.now(timezone.utc)), routing=load_routing())
+    with session_factory.begin() as session:
+        session.execute(sa.update(OutboxMessage).values(status="sent", attempts=1))
+    assert (await server.post(voice_note()))[0] == 200
+    assert (await server.post(voice_note()))[0] == 200  # a replay: nothing more
+    url = voice_note()["MediaUrl0"]
+    with session_factory() as session:
+        [notification] = session.query(OutboxMessage).filter_by(status="pending").all()
+        payload = notification.payload
+    assert payload["to"] == ["senait.sp@example.org"] and payload["event"] == "referral.voice_note"
+    assert f"Media-adres: {url}" in payload["body"] and "HTTP basic auth" in payload["body"]
+    assert PARENT not in payload["body"]
+    shown = get_referral(session_factory, out.reference, actor="test")
+    assert f"media-adres: {url}" in shown.summary_nl and "via Twilio (WhatsApp)" in shown.summary_nl
+    assert shown.voice_notes[0]["media_id"] == "ME" + "c" * 32
+
+
 # ------------------------------------------------------------------ sending
 
 

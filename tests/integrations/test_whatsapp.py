@@ -17,6 +17,7 @@ import json
 import logging
 import shutil
 import socket
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, List, Optional
 
@@ -519,6 +520,73 @@ async def test_voice_note_reply_that_cannot_be_sent_is_logged_not_raised(
     assert len(graph.requests) == 3
     assert "whatsapp.send_failed" in caplog.text
     assert [r.kind for r in rows(session_factory)] == ["voice_note", "send_failed_text"]
+
+
+def _referral_for(session_factory: Any, conversation_id: str) -> Any:
+    """A stored referral of ``conversation_id`` (Tigrinya, Utrecht: routed to Senait in the
+    example routing files), its notification already sent."""
+    from wegwijs.db.models import OutboxMessage
+    from wegwijs.referrals.service import ReferralIn, create_referral
+    from wegwijs.routing import load_routing
+
+    out = create_referral(session_factory, ReferralIn(
+        conversation_id=conversation_id, person_type="sleutelpersoon", language="ti", municipality="Utrecht",
+        contact_gender="woman", consent_at=datetime.now(timezone.utc)), routing=load_routing())
+    with session_factory.begin() as session:
+        session.execute(sa.update(OutboxMessage).values(status="sent", attempts=1))
+    return out
+
+
+def _outbox(session_factory: Any) -> List[Any]:
+    from wegwijs.db.models import OutboxMessage
+
+    with session_factory() as session:
+        return list(session.execute(sa.select(OutboxMessage).order_by(OutboxMessage.id)).scalars())
+
+
+async def test_voice_note_after_a_referral_is_listed_and_its_person_notified_once(
+    server: RasaServer, graph: FakeGraph, session_factory: Any
+) -> None:
+    """Issue 8: the referral shows the voice note, and the person hears of it (outbox, in the
+    transaction that stores the row: a redelivery queues nothing)."""
+    from wegwijs.referrals.service import get_referral
+
+    out = _referral_for(session_factory, PARENT)
+    assert (await server.post(fixture_body("message__voice.json")))[0] == 200
+    assert (await server.post(fixture_body("message__voice.json")))[0] == 200  # Meta redelivers
+    assert graph.texts() == [VOICE]  # the parent's reply, once
+    [notification] = [m for m in _outbox(session_factory) if m.status == "pending"]
+    [row] = [r for r in rows(session_factory) if r.kind == "voice_note"]
+    assert notification.idempotency_key == f"{out.reference}.email.referral.voice_note.{row.id}"
+    assert notification.payload["to"] == ["senait.sp@example.org"]
+    body = notification.payload["body"]
+    assert "spraakbericht van de ouder binnengekomen" in body and "Media-id: 1234567890987654321" in body
+    assert PARENT not in body
+    shown = get_referral(session_factory, out.reference, actor="test")
+    assert "spraakbericht via WhatsApp (Cloud API), media-id 1234567890987654321" in shown.summary_nl
+    assert [n["media_id"] for n in shown.voice_notes] == ["1234567890987654321"]
+
+
+async def test_voice_note_before_a_referral_notifies_nobody_and_is_in_its_summary(
+    server: RasaServer, session_factory: Any
+) -> None:
+    assert (await server.post(fixture_body("message__voice.json")))[0] == 200
+    assert _outbox(session_factory) == []  # no referral, no consent recorded: nobody told
+    from wegwijs.referrals.service import ReferralIn, create_referral
+    from wegwijs.routing import load_routing
+
+    out = create_referral(session_factory, ReferralIn(conversation_id=PARENT, person_type="not_said",
+                                                      language="nl"), routing=load_routing())
+    assert "media-id 1234567890987654321" in out.summary_nl
+    [created] = _outbox(session_factory)
+    assert "media-id 1234567890987654321" in created.payload["body"]
+
+
+def test_graph_url_in_the_listen_line_is_the_channel_default() -> None:
+    from integrations.whatsapp import DEFAULT_GRAPH_URL
+    from wegwijs.referrals import voice_notes
+
+    assert voice_notes.DEFAULT_GRAPH_URL == DEFAULT_GRAPH_URL
 
 
 def test_real_voice_note_texts_exist_in_every_language() -> None:

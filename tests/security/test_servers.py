@@ -206,6 +206,28 @@ def _rows_for(url: str, needle: str) -> dict[str, int]:
     return out
 
 
+def _voice_note_for(settings: Settings, sender: str) -> tuple[list[int], int]:
+    """Store a voice note of ``sender`` as the WhatsApp channels do (row and notification in one
+    transaction, ``integrations.whatsapp.MessageLog.claim(..., voice_note=True)``) with the
+    notifications already sent, so one of its own is queued; return the referral ids and how
+    many notifications it queued."""
+    from wegwijs import bootstrap
+    from wegwijs.db.models import ChannelMessage, OutboxMessage, Referral
+    from wegwijs.referrals.voice_notes import on_voice_note_stored
+    from wegwijs.routing import load_routing
+
+    factory = bootstrap.get_session_factory(settings)
+    with factory.begin() as session:
+        ids = list(session.execute(sa.select(Referral.id).where(Referral.conversation_id == sender)).scalars())
+        session.execute(sa.update(OutboxMessage).where(OutboxMessage.referral_id.in_(ids))
+                        .values(status="sent", attempts=1))
+        row = ChannelMessage(message_id="wamid.sec-voice", channel="whatsapp", kind="voice_note",
+                             media_id="voice-media-sec", conversation_id=sender)
+        session.add(row)
+        session.flush()
+        return ids, on_voice_note_stored(session=session, row=row, routing=load_routing())
+
+
 def test_personal_data_never_reaches_the_logs_and_delete_leaves_no_rows(env) -> None:
     s, settings, _ = env
     rest = f"{s.rasa_url}/webhooks/rest/webhook"
@@ -219,13 +241,28 @@ def test_personal_data_never_reaches_the_logs_and_delete_leaves_no_rows(env) -> 
     assert request("POST", rest, b'{"sender": "' + SENDER.encode() + b'", "message": "' + said.encode() + b'"')[0] == 400
     assert request("GET", s.api_url(f"/conversations/{quote(SENDER)}/tracker"))[0] == 200
 
+    # a voice note in the same conversation (what the WhatsApp channels store; issue 8): listed on the
+    # referral and notified through the outbox
+    referral_ids, notified = _voice_note_for(settings, SENDER)
+    assert notified >= 1 and referral_ids
+
     before = {**_rows_for(settings.database_url, SENDER), **{f"tracker.{k}": v for k, v in _rows_for(settings.tracker_db_url, SENDER).items()}}
     assert before["referrals"] >= 1 and before["tracker.events"] >= 6, before   # the urgent referral and the conversation
+    assert before["channel_messages"] == 1, before
     request("POST", rest, {"sender": SENDER, "message": "delete my data"})
     status, _, body = request("POST", rest, {"sender": SENDER, "message": "/affirm"})
     assert status == 200, body
     after = {**_rows_for(settings.database_url, SENDER), **{f"tracker.{k}": v for k, v in _rows_for(settings.tracker_db_url, SENDER).items()}}
     assert set(after) == set(before) and not any(after.values()), after
+    engine = sa.create_engine(settings.database_url)
+    try:
+        with engine.connect() as c:  # the notifications (no sender in them) went with the referrals
+            assert c.execute(sa.text("SELECT count(*) FROM outbox WHERE referral_id IN (%s)"
+                                     % ",".join(map(str, referral_ids)))).scalar_one() == 0
+            assert c.execute(sa.text("SELECT count(*) FROM channel_messages WHERE media_id = 'voice-media-sec'")
+                             ).scalar_one() == 0
+    finally:
+        engine.dispose()
 
     logs = [VAR / f"rasa-{s.rasa_port}.log", VAR / f"actions-{s.action_port}.log"]
     for log in logs:

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import declarative_base
+from sqlalchemy.orm import declarative_base, relationship
 from sqlalchemy.types import TypeDecorator
 
 #: Constraint names are fixed so that migrations (and SQLite batch mode) can
@@ -107,6 +107,20 @@ class Referral(Base):
     route_queue = sa.Column(sa.String(100), nullable=True)
     route_reason = sa.Column(sa.Text, nullable=True)
 
+    #: The voice notes (and audio files) of this referral's conversation, oldest first:
+    #: ``channel_messages`` rows of the same ``conversation_id`` with a voice-note kind
+    #: (:data:`VOICE_NOTE_KINDS`), whether they came before or after the referral. Read-only
+    #: and found by the conversation id, so nothing is copied: "delete my data" (which
+    #: clears the rows' ``conversation_id``) and ``wegwijs purge`` take them off the referral.
+    voice_note_rows = relationship(
+        "ChannelMessage",
+        primaryjoin="and_(foreign(ChannelMessage.conversation_id) == Referral.conversation_id, "
+                    "ChannelMessage.kind.in_(['voice_note', 'audio']))",
+        viewonly=True,
+        lazy="selectin",
+        order_by="(ChannelMessage.received_at, ChannelMessage.id)",
+    )
+
     @property
     def language_name_nl(self) -> str:
         """Dutch name of the conversation language (the code when unknown)."""
@@ -138,6 +152,11 @@ class AccessLog(Base):
         return f"<AccessLog {self.actor} {self.action} referral={self.referral_id}>"
 
 
+#: ``channel_messages.kind`` of a parent's voice note (``audio`` with ``voice: true`` on the
+#: Cloud API, every ``audio/*`` item on Twilio) or audio file (Cloud API ``audio`` without it).
+VOICE_NOTE_KINDS = ("voice_note", "audio")
+
+
 class ChannelMessage(Base):
     """One webhook item a messaging channel has seen (``integrations.whatsapp``).
 
@@ -151,7 +170,9 @@ class ChannelMessage(Base):
     not. ``conversation_id`` (the Rasa sender id) is filled for a parent's WhatsApp
     Cloud API messages (and Twilio voice notes): the newest one starts WhatsApp's
     24-hour window (``integrations.whatsapp.ServiceWindow``). Statuses and outbound
-    outcomes (``template_*``, ``held_*``, ``send_failed_*``) have none.
+    outcomes (``template_*``, ``held_*``, ``send_failed_*``) have none. A referral lists the
+    voice-note rows of its conversation (:attr:`Referral.voice_note_rows`; indexed since
+    migration f7b9d1e3a5c6). For Twilio, ``media_id`` holds the media URL (``MediaUrl<i>``).
     """
 
     __tablename__ = "channel_messages"
@@ -164,7 +185,7 @@ class ChannelMessage(Base):
     received_at = sa.Column(UTCDateTime(), nullable=False, index=True, default=utcnow)
     kind = sa.Column(sa.String(40), nullable=False)  # text | interactive | voice_note | status_read | ...
     media_id = sa.Column(sa.String(255), nullable=True)
-    conversation_id = sa.Column(sa.String(255), nullable=True)
+    conversation_id = sa.Column(sa.String(255), nullable=True, index=True)
 
     def __repr__(self) -> str:  # no personal data in reprs
         return f"<ChannelMessage {self.channel} {self.kind} id={self.id}>"
@@ -228,7 +249,11 @@ class OutboxMessage(Base):
     created_at = sa.Column(UTCDateTime(), nullable=False, default=utcnow)
     sent_at = sa.Column(UTCDateTime(), nullable=True)
 
-    __table_args__ = (sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),)
+    __table_args__ = (
+        sa.Index("ix_outbox_status_next_attempt_at", "status", "next_attempt_at"),
+        # ids are never reused on SQLite either (migration 903338a27227)
+        {"sqlite_autoincrement": True},
+    )
 
     def __repr__(self) -> str:  # no personal data in reprs
         return f"<OutboxMessage id={self.id} {self.kind} {self.status} referral={self.referral_id}>"
@@ -251,6 +276,8 @@ class User(Base):
     """
 
     __tablename__ = "users"
+    # ids are never reused on SQLite either (migration 903338a27227)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id = sa.Column(sa.Integer, primary_key=True)
     username = sa.Column(sa.String(100), nullable=False, unique=True)
@@ -297,6 +324,8 @@ class LoginAttempt(Base):
     """
 
     __tablename__ = "login_attempts"
+    # ids are never reused on SQLite either (migration 903338a27227)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id = sa.Column(sa.Integer, primary_key=True)
     at = sa.Column(UTCDateTime(), nullable=False, index=True, default=utcnow)
@@ -315,6 +344,8 @@ class ApiToken(Base):
     """
 
     __tablename__ = "api_tokens"
+    # ids are never reused on SQLite either (migration 903338a27227)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id = sa.Column(sa.Integer, primary_key=True)
     user_id = sa.Column(
@@ -337,6 +368,8 @@ class ReferralNote(Base):
     """
 
     __tablename__ = "referral_notes"
+    # ids are never reused on SQLite either (migration 903338a27227)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id = sa.Column(sa.Integer, primary_key=True)
     referral_id = sa.Column(

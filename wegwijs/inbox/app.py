@@ -9,8 +9,8 @@ Pages (session cookie, CSRF token in every form):
                                             ``in_progress``, ``contacted``, ``closed``),
                                             ``urgency``, ``language``, ``topic``,
                                             ``assignee`` (staff key, ``-`` = nobody)
-``GET /referrals/<reference>``              detail: summary, own words, transcript,
-                                            notes, assignment, status
+``GET /referrals/<reference>``              detail: summary, own words, voice notes,
+                                            transcript, notes, assignment, status
 ``POST /referrals/<reference>/status``      form ``status``, ``reason``
 ``POST /referrals/<reference>/notes``       form ``text``
 ``POST /referrals/<reference>/assign``      form ``staff_key``

@@ -37,6 +37,7 @@ from wegwijs.db.models import OutboxMessage, Referral, ReferralNote, User, utcno
 from wegwijs.inbox.auth import Principal
 from wegwijs.referrals import repository
 from wegwijs.referrals.service import ReferralNotFound, ReferralOut, normalise_reference
+from wegwijs.referrals.voice_notes import voice_notes_of
 
 #: Status values in the database and their Dutch labels, in the order of the flow.
 STATUS_LABELS_NL = {
@@ -205,9 +206,12 @@ class ReferralView:
     notes: List[NoteOut] = field(default_factory=list)
     colleagues: List[Colleague] = field(default_factory=list)
     next_statuses: List[str] = field(default_factory=list)
+    #: the voice notes of the conversation, oldest first (wegwijs.referrals.voice_notes.VoiceNote)
+    voice_notes: List[Any] = field(default_factory=list)
 
     def to_json_dict(self) -> dict[str, Any]:
-        """The API object: the stable referral JSON plus the inbox fields."""
+        """The API object: the stable referral JSON plus the inbox fields (``voice_notes``:
+        ``{received_at, channel, kind, media_id, media_url, listen_nl}`` each)."""
         data = self.referral.to_json_dict()
         data.update(
             status_label_nl=self.status_label_nl, status_reason=self.status_reason,
@@ -216,6 +220,7 @@ class ReferralView:
             next_statuses=list(self.next_statuses),
             notes=[{"at": n.at.isoformat(timespec="seconds"), "author": n.author, "text": n.text}
                    for n in self.notes],
+            voice_notes=[note.to_json_dict() for note in self.voice_notes],
         )
         return data
 
@@ -316,6 +321,7 @@ def _view(session: Session, referral: Referral, now: datetime) -> ReferralView:
                for n in notes],
         colleagues=colleagues,
         next_statuses=[s for s in STATUS_LABELS_NL if s in TRANSITIONS.get(referral.status, set())],
+        voice_notes=voice_notes_of(referral),
     )
 
 

@@ -225,10 +225,15 @@ class ReferralOut(BaseModel):
     #: who will contact the parent and by when (a wegwijs.routing.ContactDescription);
     #: set only by create_referral
     contact: Optional[Any] = None
+    #: the voice notes of the conversation (wegwijs.referrals.voice_notes.VoiceNote.to_json_dict),
+    #: oldest first; not in JSON_FIELDS (the inbox API's detail adds them)
+    voice_notes: List[dict] = Field(default_factory=list)
 
     @classmethod
     def from_model(cls, referral: Referral) -> ReferralOut:
-        """Build from an ORM row (renders ``summary_nl``)."""
+        """Build from an ORM row (renders ``summary_nl``; lists the conversation's voice notes)."""
+        from wegwijs.referrals.voice_notes import voice_notes_of
+
         return cls(
             id=referral.id,
             reference=referral.reference,
@@ -260,6 +265,7 @@ class ReferralOut(BaseModel):
             assignee_key=referral.assignee_key,
             route_queue=referral.route_queue,
             route_reason=referral.route_reason,
+            voice_notes=[note.to_json_dict() for note in voice_notes_of(referral)],
         )
 
     def to_json_dict(self) -> dict[str, Any]:
@@ -436,13 +442,16 @@ def withdraw_referral(session_factory: sessionmaker, reference: str) -> bool:
 
 def _refresh_notifications(session: Session, row: Referral, summary_nl: str, *, release: bool) -> None:
     """Put ``summary_nl`` into the referral's notifications that were never tried (status
-    ``pending``, 0 attempts); with ``release``, make those not yet due due now."""
+    ``pending``, 0 attempts); with ``release``, make those not yet due due now. Voice-note
+    notifications (:mod:`wegwijs.referrals.voice_notes`) keep their own short text."""
     from wegwijs.db.models import OutboxMessage
-    from wegwijs.outbox.messages import with_summary
+    from wegwijs.outbox.messages import carries_summary, with_summary
 
     now = utcnow()
     pending = session.query(OutboxMessage).filter_by(referral_id=row.id, status="pending", attempts=0).all()
     for message in pending:
+        if not carries_summary(message.payload):
+            continue
         message.payload = with_summary(message.payload or {}, summary_nl)
         due = _as_utc(message.next_attempt_at)
         if release and due is not None and due > now:

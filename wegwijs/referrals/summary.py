@@ -208,6 +208,14 @@ def summary_context(referral: Any) -> dict[str, Any]:
         reason_nl = URGENCY_REASON_NL.get(reason)
         reason_nl = f"{reason_nl} ({reason})" if reason_nl else reason
 
+    from wegwijs.referrals.voice_notes import voice_notes_of
+
+    voice_notes = [
+        {"at": format_datetime_nl(note.received_at), "kind": note.kind_nl, "channel": note.channel_nl,
+         "media_id": note.media_id, "media_url": note.media_url, "listen": note.listen_nl}
+        for note in voice_notes_of(referral)
+    ]
+
     return {
         "reference": referral.reference,
         "created_at": format_datetime_nl(referral.created_at),
@@ -248,6 +256,8 @@ def summary_context(referral: Any) -> dict[str, Any]:
         "route_queue": _route_queue_nl(getattr(referral, "route_queue", None)),
         "assignee_key": getattr(referral, "assignee_key", None),
         "route_reason": getattr(referral, "route_reason", None),
+        # the conversation's voice notes (Referral.voice_note_rows), before or after the referral
+        "voice_notes": voice_notes,
     }
 
 

@@ -29,7 +29,7 @@ from wegwijs.serve import free_port
 from wegwijs.settings import REPO_ROOT, Settings
 
 INBOX_TABLES = ("referral_notes", "api_tokens", "user_sessions", "login_attempts", "users",
-                "referrals", "access_log")
+                "referrals", "access_log", "channel_messages")
 
 #: username → (role, gemeente, staff key)
 USERS = {

@@ -116,6 +116,51 @@ def test_detail_shows_summary_own_words_and_rtl_transcript(inbox: InboxServer, c
     assert ("inbox:km_utrecht", "inbox_view") in _audit(inbox, inbox.refs["u1"])
 
 
+def test_detail_and_api_list_the_voice_notes_of_the_conversation(inbox: InboxServer, client: Client) -> None:
+    """Issue 8: voice notes of the referral's conversation (here stored after the referral, as
+    the channels store them) are on the page and in the API, with how to listen."""
+    from sqlalchemy.orm import Session
+
+    from wegwijs.db.models import ChannelMessage
+    from wegwijs.referrals.voice_notes import on_voice_note_stored
+    from wegwijs.routing import load_routing
+
+    twilio_url = f"https://api.twilio.com/2010-04-01/Accounts/AC{'0' * 32}/Messages/MM{'1' * 32}/Media/ME{'2' * 32}"
+    engine = bootstrap.make_engine(inbox.seeded.db_url)
+    try:
+        with Session(engine, future=True) as session, session.begin():
+            for message_id, channel, media in (("wamid.inbox-voice", "whatsapp", "998877665544"),
+                                               ("MM" + "1" * 32, "twilio_whatsapp", twilio_url)):
+                row = ChannelMessage(message_id=message_id, channel=channel, kind="voice_note", media_id=media,
+                                     conversation_id="conv-u2")
+                session.add(row)
+                session.flush()
+                on_voice_note_stored(session=session, row=row, routing=load_routing())
+    finally:
+        engine.dispose()
+    ref = inbox.refs["u2"]
+    client.login("km_utrecht")
+    page = client.get(f"/referrals/{ref}")
+    assert page.status_code == 200
+    html = page.text
+    assert "Spraakberichten van de ouder" in html
+    section = html[html.index('id="voice-notes"'):html.index("<h2>Gesprek</h2>")]
+    assert section.count('<li class="voice-note">') == 2
+    assert "spraakbericht via WhatsApp (Cloud API)" in section and "<code>998877665544</code>" in section
+    assert "GET https://graph.facebook.com/v19.0/998877665544" in section
+    assert f'<a href="{twilio_url}" rel="noreferrer noopener">' in section and "HTTP basic auth" in section
+    assert "media-id 998877665544" in html[html.index('class="summary"'):]  # and in the summary
+    other = client.get(f"/referrals/{inbox.refs['u1']}")
+    assert 'id="voice-notes"' not in other.text  # another conversation's voice notes are not shown
+
+    resp = requests.get(f"{inbox.url}/api/referrals/{ref}", headers=inbox.api("km_utrecht"), timeout=10)
+    notes = resp.json()["voice_notes"]
+    assert [(n["channel"], n["media_id"], n["media_url"]) for n in notes] == [
+        ("whatsapp", "998877665544", None), ("twilio_whatsapp", "ME" + "2" * 32, twilio_url)]
+    assert all(n["listen_nl"].startswith("Beluisteren:") and n["received_at"].endswith("+00:00") for n in notes)
+    assert "media-id 998877665544" in resp.json()["summary_nl"]
+
+
 def test_status_flow_needs_csrf_and_a_reason_to_close(inbox: InboxServer, client: Client) -> None:
     ref = inbox.refs["u2"]
     client.login("km_utrecht")

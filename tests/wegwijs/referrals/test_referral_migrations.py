@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,202 @@ def test_alembic_refuses_revision_without_message(sqlite_url: str, tmp_path: Pat
         path.unlink()
     assert result.returncode != 0
     assert not created
+
+
+# --- ids are never reused (issue 10; revisions d4f6a8c0e2b3 and 903338a27227) --------------
+
+#: The revision that gave the last tables AUTOINCREMENT, and the one before it.
+AUTOINCREMENT_REVISION, BEFORE_AUTOINCREMENT = "903338a27227", "f7b9d1e3a5c6"
+
+
+def _integer_id_tables() -> list[str]:
+    """Every table of the models whose primary key is one integer column (SQLite numbers it)."""
+    from wegwijs.db.models import metadata
+
+    return sorted(
+        t.name for t in metadata.sorted_tables
+        if len(t.primary_key.columns) == 1 and isinstance(next(iter(t.primary_key.columns)).type, sa.Integer)
+    )
+
+
+def _row(table: str, n: int, parents: dict[str, int]) -> dict:
+    """The fewest values a new row of ``table`` needs (``n`` makes unique columns unique)."""
+    return {
+        "referrals": {"reference": f"WW-T{n:05d}", "conversation_id": "conv", "person_type": "either",
+                      "language": "nl"},
+        "access_log": {"actor": "test", "action": "show"},
+        "channel_messages": {"message_id": f"wamid.{n}", "channel": "whatsapp", "kind": "text"},
+        "held_messages": {"channel": "whatsapp", "conversation_id": "conv", "payload": {}},
+        "outbox": {"referral_id": parents.get("referrals"), "kind": "email", "idempotency_key": f"k{n}",
+                   "payload": {}},
+        "users": {"username": f"user{n}", "display_name": "U", "role": "admin", "password_hash": "x"},
+        "login_attempts": {"username": "user", "address": "127.0.0.1"},
+        "api_tokens": {"user_id": parents.get("users"), "token_hash": f"{n:064d}"},
+        "referral_notes": {"referral_id": parents.get("referrals"), "user_id": parents.get("users"), "text": "t"},
+    }[table]
+
+
+def test_every_integer_id_table_is_known_here() -> None:
+    """A new table gets a row in :func:`_row`, and so a place in the tests below."""
+    assert _integer_id_tables() == sorted(
+        ["referrals", "access_log", "channel_messages", "held_messages", "outbox", "users",
+         "login_attempts", "api_tokens", "referral_notes"])
+
+
+@pytest.mark.parametrize("table", _integer_id_tables())
+def test_sqlite_never_reuses_the_id_of_the_deleted_newest_row(sqlite_url: str, table: str) -> None:
+    from wegwijs.bootstrap import make_engine
+    from wegwijs.db.models import metadata
+
+    migrate.upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    t = metadata.tables[table]
+    try:
+        with engine.begin() as c:
+            sql = c.execute(sa.text("select sql from sqlite_master where name = :t"), {"t": table}).scalar_one()
+            assert "AUTOINCREMENT" in sql.upper(), table
+            parents = {}
+            for parent in ("referrals", "users"):  # rows the foreign keys point at
+                if parent != table:
+                    parents[parent] = c.execute(metadata.tables[parent].insert().values(**_row(parent, 0, {}))).lastrowid
+            first = c.execute(t.insert().values(**_row(table, 1, parents))).lastrowid
+            newest = c.execute(t.insert().values(**_row(table, 2, parents))).lastrowid
+            assert newest > first
+            c.execute(t.delete().where(t.c.id == newest))
+            assert c.execute(sa.select(sa.func.max(t.c.id))).scalar_one() == first
+            again = c.execute(t.insert().values(**_row(table, 3, parents))).lastrowid
+            assert again > newest, f"{table}: the deleted id {newest} was handed out again"
+    finally:
+        engine.dispose()
+
+
+def _fill(url: str) -> dict[str, list[tuple]]:
+    """One referral and one user with a row in every table that points at them; returns
+    every table's rows."""
+    from wegwijs.bootstrap import make_engine
+    from wegwijs.db.models import metadata
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as c:
+            parents = {p: c.execute(metadata.tables[p].insert().values(**_row(p, 0, {}))).lastrowid
+                       for p in ("referrals", "users")}
+            for table in _integer_id_tables():
+                if table not in parents:
+                    c.execute(metadata.tables[table].insert().values(**_row(table, 1, parents)))
+            c.execute(metadata.tables["user_sessions"].insert().values(
+                id="a" * 64, user_id=parents["users"], csrf_token="c", expires_at=datetime.now(timezone.utc)))
+        return _rows(url)
+    finally:
+        engine.dispose()
+
+
+def _rows(url: str) -> dict[str, list[tuple]]:
+    engine = sa.create_engine(url, future=True)
+    try:
+        with engine.connect() as c:
+            return {t: [tuple(r) for r in c.execute(sa.text(f"select * from {t} order by 1"))]
+                    for t in [*_integer_id_tables(), "user_sessions"]}
+    finally:
+        engine.dispose()
+
+
+def _autoincrement_tables(url: str) -> set[str]:
+    engine = sa.create_engine(url, future=True)
+    try:
+        with engine.connect() as c:
+            return {name for name, sql in c.execute(sa.text("select name, sql from sqlite_master where type = 'table'"))
+                    if "AUTOINCREMENT" in (sql or "").upper()}
+    finally:
+        engine.dispose()
+
+
+def test_the_autoincrement_revision_keeps_every_row_and_the_foreign_keys_on(sqlite_url: str) -> None:
+    """Recreating ``users`` with foreign keys on would delete its sessions and API tokens
+    and clear the author of its notes (dropping a table deletes its rows first); the
+    revision switches them off while it copies, and on again after."""
+    from wegwijs.bootstrap import make_engine
+
+    migrate.upgrade(sqlite_url, BEFORE_AUTOINCREMENT)
+    before = _fill(sqlite_url)
+    assert all(before.values()) and "users" not in _autoincrement_tables(sqlite_url)
+    migrate.upgrade(sqlite_url, AUTOINCREMENT_REVISION)
+    assert _rows(sqlite_url) == before
+    assert set(_integer_id_tables()) <= _autoincrement_tables(sqlite_url)
+    migrate.downgrade(sqlite_url, BEFORE_AUTOINCREMENT)
+    assert _rows(sqlite_url) == before
+    assert not {"users", "login_attempts", "api_tokens", "outbox", "referral_notes"} & _autoincrement_tables(sqlite_url)
+    migrate.upgrade(sqlite_url)
+    assert _rows(sqlite_url) == before
+    migrate.check(sqlite_url)
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.begin() as c:
+            assert c.execute(sa.text("PRAGMA foreign_keys")).scalar() == 1
+            assert c.execute(sa.text("PRAGMA foreign_key_check")).fetchall() == []
+    finally:
+        engine.dispose()
+
+
+def test_the_autoincrement_revision_keeps_rows_when_run_after_older_ones(sqlite_url: str) -> None:
+    """Upgraded from an older revision in one run (the foreign-key pragma must still take)."""
+    from wegwijs.bootstrap import make_engine
+
+    migrate.upgrade(sqlite_url, "c2e4a6b8d0f1")  # users, sessions, tokens and notes exist from here
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.begin() as c:
+            c.execute(sa.text("insert into users (username, display_name, role, password_hash, disabled, created_at) "
+                              "values ('anna', 'Anna', 'admin', 'x', 0, CURRENT_TIMESTAMP)"))
+            c.execute(sa.text("insert into user_sessions (id, user_id, csrf_token, created_at, expires_at, last_seen) "
+                              "values ('s1', 1, 'c', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"))
+            c.execute(sa.text("insert into api_tokens (user_id, token_hash, created_at) values (1, 'h', CURRENT_TIMESTAMP)"))
+    finally:
+        engine.dispose()
+    migrate.upgrade(sqlite_url)
+    rows = _rows(sqlite_url)
+    assert len(rows["users"]) == len(rows["user_sessions"]) == len(rows["api_tokens"]) == 1
+
+
+def test_the_autoincrement_revision_downgrades_and_upgrades_on_both_backends(db_url: str) -> None:
+    """A no-op on PostgreSQL (its sequences never reuse an id), in both directions."""
+    migrate.downgrade(db_url, BEFORE_AUTOINCREMENT)
+    assert migrate.current_revision(db_url) == BEFORE_AUTOINCREMENT
+    migrate.upgrade(db_url)
+    assert migrate.current_revision(db_url) == AUTOINCREMENT_REVISION
+    migrate.check(db_url)
+
+
+def _insert_reflected(conn, table: str, **given) -> int:
+    """Inserts a row into ``table`` as it is at the database's current revision: every
+    NOT NULL column without a default gets a plain value of its type."""
+    t = sa.Table(table, sa.MetaData(), autoload_with=conn)
+    values = dict(given)
+    for col in t.columns:
+        if col.name in values or col.nullable or col.primary_key or col.server_default is not None:
+            continue
+        kind = col.type.__class__.__name__.lower()
+        values[col.name] = (0 if "int" in kind or "bool" in kind else datetime.now(timezone.utc) if "date" in kind
+                            or "time" in kind else "[]" if "json" in kind else "x")
+    return conn.execute(t.insert().values(**values)).inserted_primary_key[0]
+
+
+def test_the_first_autoincrement_revision_keeps_outbox_rows_and_notes(sqlite_url: str) -> None:
+    """Revision d4f6a8c0e2b3 recreates ``referrals``; with foreign keys on that emptied the
+    outbox and the notes of every referral (their rows cascade). Upgraded from before it,
+    they stay."""
+    from wegwijs.bootstrap import make_engine
+
+    migrate.upgrade(sqlite_url, "c2e4a6b8d0f1")
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.begin() as c:
+            referral = _insert_reflected(c, "referrals", reference="WW-TEST01")
+            _insert_reflected(c, "outbox", referral_id=referral)
+            user = _insert_reflected(c, "users", username="anna")
+            _insert_reflected(c, "referral_notes", referral_id=referral, user_id=user)
+    finally:
+        engine.dispose()
+    migrate.upgrade(sqlite_url)
+    rows = _rows(sqlite_url)
+    assert len(rows["referrals"]) == len(rows["outbox"]) == len(rows["referral_notes"]) == 1

@@ -261,7 +261,11 @@ def test_export_prints_the_conversation_as_json(parent, env, capsys) -> None:
     assert [r["reference"] for r in data["referrals"]] == [r.reference for r in parent["mine"]]
     first = data["referrals"][0]
     assert list(first) == [*JSON_FIELDS, "route_queue", "route_reason", "status_reason", "notes", "outbox"]
-    assert {k: first[k] for k in JSON_FIELDS} == json.loads(json.dumps(parent["mine"][0].to_json_dict()))
+    created = json.loads(json.dumps(parent["mine"][0].to_json_dict()))
+    assert {k: first[k] for k in JSON_FIELDS if k != "summary_nl"} == {k: v for k, v in created.items()
+                                                                       if k != "summary_nl"}
+    # the voice note stored after the referral is in its summary (issue 8), with its media id
+    assert "Spraakberichten van de ouder" in first["summary_nl"] and "media-id media-1" in first["summary_nl"]
     assert first["route_queue"] == "Utrecht"
     assert [n["text"] for n in first["notes"]] == ["Gebeld met tolk Arabisch."]
     assert datetime.fromisoformat(first["notes"][0]["at"]).utcoffset() == timedelta(0)
@@ -272,8 +276,10 @@ def test_export_prints_the_conversation_as_json(parent, env, capsys) -> None:
     assert [list(m) for m in data["held_messages"]] == [["channel", "created_at"]]
     assert data["channel_messages"] == [{"channel": "whatsapp", "kind": "voice_note",
                                          "received_at": data["channel_messages"][0]["received_at"]}]
-    # never payloads, recipients, keys or another parent's data
-    for absent in ("payload", "idempotency", "@example.org", "+31612345678", "media-1",
+    # never payloads, recipients, keys or another parent's data; media ids only in the summaries
+    assert "media-1" not in json.dumps(data["channel_messages"])
+    assert "media-1" not in json.dumps([{k: v for k, v in r.items() if k != "summary_nl"} for r in data["referrals"]])
+    for absent in ("payload", "idempotency", "@example.org", "+31612345678",
                    parent["other"], parent["theirs"].reference, "Notitie van een ander gesprek"):
         assert absent not in text
     assert access_log(env) == [("admin.avg", "export", r.id) for r in parent["mine"]]
