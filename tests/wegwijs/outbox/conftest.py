@@ -119,3 +119,36 @@ def names() -> Any:
     from wegwijs.settings import REPO_ROOT
 
     return load_dutch_names(REPO_ROOT / "languages")
+
+
+async def webhook_receiver(secret: str, answers: list[int]) -> tuple[Any, str, list[dict]]:
+    """A local webhook endpoint (aiohttp on 127.0.0.1): ``(runner, url, seen)``.
+
+    Each POST is recorded in ``seen`` as ``{"raw", "signature_ok", "key", "content_type"}``
+    (``signature_ok``: the ``X-Wegwijs-Signature`` HMAC checks out against ``secret``) and
+    answered with the next status of ``answers`` (200 when none are left). Call
+    ``await runner.cleanup()`` when done.
+    """
+    from aiohttp import web
+
+    from wegwijs.outbox.send import verify
+
+    seen: list[dict] = []
+
+    async def receive(request: web.Request) -> web.Response:
+        raw = await request.read()
+        seen.append({
+            "raw": raw,
+            "signature_ok": verify(raw, secret, request.headers.get("X-Wegwijs-Signature")),
+            "key": request.headers.get("Idempotency-Key"),
+            "content_type": request.headers.get("Content-Type"),
+        })
+        return web.Response(status=answers.pop(0) if answers else 200)
+
+    app = web.Application()
+    app.router.add_post("/hook", receive)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner, f"http://127.0.0.1:{port}/hook", seen

@@ -13,12 +13,10 @@ from typing import Any, Iterator
 
 import pytest
 import sqlalchemy as sa
-from aiohttp import web
 
-from tests.wegwijs.outbox.conftest import routing_for
+from tests.wegwijs.outbox.conftest import routing_for, webhook_receiver
 from wegwijs.db.models import ChannelMessage, OutboxMessage, Referral, utcnow
 from wegwijs.outbox import worker
-from wegwijs.outbox.send import verify
 from wegwijs.outbox.worker import WorkerConfig
 from wegwijs.referrals import service
 from wegwijs.referrals.voice_notes import VoiceNote, on_voice_note_stored
@@ -104,23 +102,10 @@ def test_voice_notes_before_the_referral_are_in_its_summary_and_first_notificati
 async def test_voice_note_after_the_referral_notifies_its_person_by_email_and_webhook(
     session_factory, make_referral_in, names, conversation, smtp_server
 ) -> None:
-    seen: list[dict] = []
-
-    async def receive(request: web.Request) -> web.Response:
-        raw = await request.read()
-        seen.append({"raw": raw, "ok": verify(raw, SECRET, request.headers.get("X-Wegwijs-Signature")),
-                     "key": request.headers.get("Idempotency-Key")})
-        return web.Response(status=200)
-
-    app = web.Application()
-    app.router.add_post("/hook", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    hook_port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", hook_port).start()
+    runner, hook_url, seen = await webhook_receiver(SECRET, [])
     port, handler = smtp_server([])
     try:
-        routing = routing_for(port, webhook_url=f"http://127.0.0.1:{hook_port}/hook", secret_env="WW_VOICE_SECRET")
+        routing = routing_for(port, webhook_url=hook_url, secret_env="WW_VOICE_SECRET")
         out = service.create_referral(session_factory, tigrinya(make_referral_in, conversation), names=names,
                                       routing=routing)
         mark_sent(session_factory)  # the person has the referral already
@@ -150,7 +135,7 @@ async def test_voice_note_after_the_referral_notifies_its_person_by_email_and_we
         assert absent not in text
     [posted] = seen
     body = json.loads(posted["raw"])
-    assert posted["ok"] and posted["key"] == f"{out.reference}.webhook.referral.voice_note.{row_id}"
+    assert posted["signature_ok"] and posted["key"] == f"{out.reference}.webhook.referral.voice_note.{row_id}"
     assert body["event"] == "referral.voice_note" and body["reference"] == out.reference
     assert body["assignee_key"] == "utrecht-sp-senait" and body["route_queue"] == "Utrecht"
     assert body["voice_note"]["media_id"] == "1234567890987654321" and "summary_nl" not in body

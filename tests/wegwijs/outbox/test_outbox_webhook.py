@@ -9,9 +9,8 @@ import json
 from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
-from aiohttp import web
 
-from tests.wegwijs.outbox.conftest import routing_for
+from tests.wegwijs.outbox.conftest import routing_for, webhook_receiver
 from wegwijs.db.models import OutboxMessage
 from wegwijs.outbox import worker
 from wegwijs.outbox.send import sign, verify
@@ -34,30 +33,8 @@ def test_sign_is_hmac_sha256_hex_of_the_raw_body() -> None:
     assert not verify(body, SECRET, None)
 
 
-async def _server(answers: list[int]):
-    seen: list[dict] = []
-
-    async def receive(request: web.Request) -> web.Response:
-        raw = await request.read()
-        seen.append({
-            "raw": raw,
-            "signature_ok": verify(raw, SECRET, request.headers.get("X-Wegwijs-Signature")),
-            "key": request.headers.get("Idempotency-Key"),
-            "content_type": request.headers.get("Content-Type"),
-        })
-        return web.Response(status=answers.pop(0) if answers else 200)
-
-    app = web.Application()
-    app.router.add_post("/hook", receive)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    return runner, f"http://127.0.0.1:{port}/hook", seen
-
-
 async def test_webhook_signed_and_resent_with_the_same_key(session_factory, make_referral_in, names) -> None:
-    runner, url, seen = await _server([500])
+    runner, url, seen = await webhook_receiver(SECRET, [500])
     try:
         routing = routing_for(free_port(), webhook_url=url)
         out = service.create_referral(
@@ -92,7 +69,7 @@ async def test_webhook_signed_and_resent_with_the_same_key(session_factory, make
 
 async def test_tampered_body_fails_verification(session_factory, make_referral_in, names) -> None:
     """The receiver's check can fail: a signature made with another secret is rejected."""
-    runner, url, seen = await _server([])
+    runner, url, seen = await webhook_receiver(SECRET, [])
     try:
         routing = routing_for(free_port(), webhook_url=url)
         service.create_referral(session_factory, make_referral_in(), names=names, now=NOW, routing=routing)
@@ -104,7 +81,7 @@ async def test_tampered_body_fails_verification(session_factory, make_referral_i
 
 
 async def test_missing_secret_is_a_failed_attempt(session_factory, make_referral_in, names) -> None:
-    runner, url, seen = await _server([])
+    runner, url, seen = await webhook_receiver(SECRET, [])
     try:
         routing = routing_for(free_port(), webhook_url=url)
         service.create_referral(session_factory, make_referral_in(), names=names, now=NOW, routing=routing)
