@@ -76,6 +76,8 @@ DETECTED_CONFIDENCE = 0.7
 #: person, "ja, via WhatsApp" agrees; an emergency, a deletion and "what do you know about my
 #: kids" are never re-read)
 KEEP_INTENTS = frozenset({"request_human", "urgent_help", "delete_my_data", "ask_my_data", "affirm", "deny", "inform"})
+#: intents a short contact answer is mistaken for ("subax" = morning read as a greeting)
+POLITE_INTENTS = frozenset({"greet", "goodbye", "thanks"})
 #: a message of at most this many words that carries an intake fact is an answer
 #: ("Den Bosch" was read as topic_leisure, "taleefan, galabtii" as change_language)
 SHORT_ANSWER_WORDS = 3
@@ -235,6 +237,8 @@ class IntakeEntityExtractor(GraphComponent, EntityExtractorMixin):
                 if intent.get(INTENT_NAME_KEY) not in ("urgent_help", "delete_my_data") \
                         and asks_deletion(text, self.words_for(lang)):
                     better = "delete_my_data"  # "..., verwijder mijn gegevens alstublieft" in a long message
+                elif not better and self._contact_answer(text, lang, intent):
+                    better = "inform"  # "subax" (morning) read as a greeting, "naag" (a woman) as goodbye
                 if better:
                     message.set(INTENT, {INTENT_NAME_KEY: better,
                                          PREDICTED_CONFIDENCE_KEY: intent.get(PREDICTED_CONFIDENCE_KEY) or 0.0},
@@ -255,6 +259,17 @@ class IntakeEntityExtractor(GraphComponent, EntityExtractorMixin):
                 )
             message.set(ENTITIES, entities, add_to_output=True)
         return messages
+
+    def _contact_answer(self, text: str, lang: Optional[str], intent: Dict[str, Any]) -> bool:
+        """Whether a short greeting, goodbye or thanks is really an answer to a contact
+        question: a time of day, a man or a woman, alone or in a group, a channel
+        ("subax", "naag", "ماښام"), read as if a contact question were open (the pipeline
+        does not know which question is; the form reads the answer for its own)."""
+        if intent.get(INTENT_NAME_KEY) not in POLITE_INTENTS or len(text.split()) > SHORT_ANSWER_WORDS:
+            return False
+        said = extract(text, self.words_for(lang), None, open_question="contact_times")
+        return any(v is not None for v in (said.contact_times, said.contact_gender, said.contact_setting,
+                                           said.contact_channel))
 
     def process_training_data(self, training_data: Any) -> Any:
         """Training data passes unchanged (the extractor is not trained)."""

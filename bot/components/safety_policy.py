@@ -21,7 +21,9 @@ asked) would be validated as an answer first. ``SafetyFirstPolicy`` outranks it:
 2. after that response, ``action_urgent_referral`` (the urgent warme overdracht; when it
    fails the parent already has the numbers);
 3. then ``action_listen``: the conversation resumes where it was on the next message (an
-   open form asks its question again; nothing is restarted).
+   open form asks its question again; nothing is restarted). After
+   ``utter_urgent_followup`` ("the ambulance is here now") an open form asks its question
+   again at once, then ``action_listen``.
 
 Otherwise it predicts nothing (all zeros), and the other policies decide. Its
 predictions are "no user" predictions (like a form's happy path) with a priority above
@@ -153,6 +155,11 @@ class SafetyFirstPolicy(Policy):
         if latest_action in domain.action_names_or_texts and latest_action and latest_action.startswith("utter_urgent_") \
                 and latest_action != FOLLOWUP_RESPONSE:
             return REFERRAL_ACTION
+        if latest_action == FOLLOWUP_RESPONSE and tracker.active_loop_name \
+                and tracker.active_loop_name in domain.action_names_or_texts:
+            # "the ambulance is here now": after the follow-up the open question comes back
+            # (the form asks it again), so the parent sees where the conversation was
+            return tracker.active_loop_name
         if latest_action in (REFERRAL_ACTION, FOLLOWUP_RESPONSE):
             return ACTION_LISTEN_NAME
         return None

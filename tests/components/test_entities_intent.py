@@ -101,3 +101,20 @@ def test_a_deletion_inside_a_long_message_is_a_deletion_request() -> None:
     assert got["i want a woman, whatsapp please, and later delete my data"] == "delete_my_data"
     assert got["my husband hits me, delete my data"] == "urgent_help"          # an emergency stays one
     assert got["can you give tips about school"] == "topic_school"
+
+
+def test_a_short_contact_answer_read_as_a_greeting_is_an_answer() -> None:
+    from rasa.shared.nlu.training_data.message import Message
+
+    from bot.components.entities import IntakeEntityExtractor
+
+    extractor = IntakeEntityExtractor({})
+    got = {}
+    for text, lang, intent in (("subax", "so", "greet"), ("naag", "so", "goodbye"), ("ماښام", "ps", "greet"),
+                               ("salaan", "so", "greet"), ("nabad gelyo", "so", "goodbye"), ("thanks", "en", "thanks")):
+        message = Message(data={"text": text, "intent": {"name": intent, "confidence": 0.8},
+                                "language": {"code": lang, "confidence": 0.9}})
+        extractor.process([message])
+        got[text] = message.get("intent")["name"]
+    assert got["subax"] == got["naag"] == got["ماښام"] == "inform"
+    assert got["salaan"] == "greet" and got["nabad gelyo"] == "goodbye" and got["thanks"] == "thanks"

@@ -117,3 +117,20 @@ def test_a_second_danger_right_after_the_numbers(policy: SafetyFirstPolicy, seco
               ActionExecuted(ACTION_LISTEN_NAME), UserUttered("y", later["intent"], [], parse_data=later)]
     probabilities = policy.predict_action_probabilities(DialogueStateTracker.from_events("s", events), DOMAIN).probabilities
     assert DOMAIN.action_names_or_texts[probabilities.index(max(probabilities))] == expected
+
+
+@pytest.mark.parametrize("loop, expected", [("contact_form", "contact_form"), (None, ACTION_LISTEN_NAME)])
+def test_after_the_follow_up_an_open_question_comes_back(policy: SafetyFirstPolicy, loop, expected) -> None:
+    """"De ambulance is er nu": the follow-up, then the form asks what it asked before the emergency."""
+    from rasa.shared.core.events import ActiveLoop
+
+    domain = Domain.from_dict({**DOMAIN.as_dict(), "forms": {"contact_form": {"required_slots": []}}})
+    urgent = parse(0.9, NET)
+    status = parse(0.92, intent="goodbye")
+    events = [ActiveLoop(loop)] if loop else []
+    events += [ActionExecuted(ACTION_LISTEN_NAME), UserUttered("x", urgent["intent"], [], parse_data=urgent),
+               ActionExecuted("utter_urgent_medical_emergency"), ActionExecuted("action_urgent_referral"),
+               ActionExecuted(ACTION_LISTEN_NAME), UserUttered("y", status["intent"], [], parse_data=status),
+               ActionExecuted("utter_urgent_followup")]
+    probabilities = policy.predict_action_probabilities(DialogueStateTracker.from_events("s", events), domain).probabilities
+    assert domain.action_names_or_texts[probabilities.index(max(probabilities))] == expected
