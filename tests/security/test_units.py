@@ -100,3 +100,20 @@ def test_sqlite_ids_are_never_reused(tmp_path) -> None:
             assert second > first
     finally:
         engine.dispose()
+
+
+def test_the_interpolator_noise_of_button_payloads_is_dropped_and_real_errors_kept() -> None:
+    import json
+    import logging
+
+    from wegwijs.security.redact import INTERPOLATOR_LOGGER, ButtonPayloadNoise, install
+
+    def record(response: str, key: str) -> logging.LogRecord:
+        message = json.dumps({"response": response, "placeholder_key": key, "event_info": "no such slot"})
+        return logging.LogRecord(INTERPOLATOR_LOGGER, logging.ERROR, "", 0, message, None, None)
+
+    noise = ButtonPayloadNoise()
+    assert not noise.filter(record('/inform{"contact_channel":"whatsapp"}', '"contact_channel":"whatsapp"'))
+    assert noise.filter(record("Nummer: {reference}", "reference"))
+    install()
+    assert any(isinstance(f, ButtonPayloadNoise) for f in logging.getLogger(INTERPOLATOR_LOGGER).filters)

@@ -127,6 +127,28 @@ def attach_to_handlers() -> int:
     return count
 
 
+class ButtonPayloadNoise(logging.Filter):
+    """Drops Rasa's interpolator error for a button payload's entity JSON.
+
+    Rasa 3.6 fills ``{slot}`` placeholders in every part of a response, button payloads
+    included, so ``/inform{"contact_channel":"whatsapp"}`` is read as a placeholder named
+    ``"contact_channel":"whatsapp"`` and logged as an ERROR on every button (the payload
+    is sent unchanged). Only that case is dropped: a placeholder whose name starts with a
+    quote; a real missing slot (``{reference}``) is still logged.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # a record whose arguments do not format: keep it
+            return True
+        return '"placeholder_key": "\\"' not in message and "'placeholder_key': '\"" not in message
+
+
+#: the logger of Rasa's response interpolation (rasa/core/nlg/interpolator.py)
+INTERPOLATOR_LOGGER = "rasa.core.nlg.interpolator"
+_PAYLOAD_NOISE = ButtonPayloadNoise()
+
 _installed: dict[str, Callable[..., logging.LogRecord]] = {}
 
 
@@ -140,4 +162,7 @@ def install() -> None:
             return _redact_record(previous(*args, **kwargs))
 
         logging.setLogRecordFactory(factory)
+    interpolator = logging.getLogger(INTERPOLATOR_LOGGER)
+    if _PAYLOAD_NOISE not in interpolator.filters:
+        interpolator.addFilter(_PAYLOAD_NOISE)
     attach_to_handlers()
