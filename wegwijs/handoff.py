@@ -74,6 +74,7 @@ def referral_from_slots(
         children_ages=ages,
         pregnant=bool(slots.get("pregnant")),
         pregnancy_months=int(months) if isinstance(months, (int, float)) and 0 < months <= 10 else None,
+        contact_caution=slots.get("contact_caution") if isinstance(slots.get("contact_caution"), str) else None,
         topics=topics,
         concern_text=[c for c in (slots.get("concern_text") or []) if c.get("text")],
         out_of_scope_questions=[q for q in (slots.get("out_of_scope_questions") or []) if q.get("text")],

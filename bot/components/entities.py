@@ -19,6 +19,7 @@ contact_gender      woman | man
 contact_setting     individual | group
 person_type         klantmanager | sleutelpersoon
 interpreter         true | false
+contact_caution     the parent's words when someone may hear or see the contact ("kocam duyuyor")
 language_choice     a supported language code, when the message is just a language's name
 detected_language   the language fastText saw (≥ 0.7, more than 2 words): emergency replies
                     use it when the conversation language is not set yet

@@ -167,6 +167,10 @@ class Parsing(BaseModel):
     #: words for twins ("tweeling", "twins", "توأم", "ikiz"): the age said next to one
     #: counts for two children ("een tweeling van 3" = 3 and 3)
     twin_words: list[str] = Field(default_factory=list)
+    #: phrases that ask for care in how the parent is contacted because someone may hear
+    #: or see it ("mijn man kan meeluisteren", "kocam duyuyor", "شوهرم میشنوه"): the
+    #: summary tells the person to be careful, with the parent's words
+    contact_caution_words: list[str] = Field(default_factory=list)
     #: words right before a place name that make an ordinary word a gemeente ("in Best",
     #: "ساكنين ب..."), and postpositions right after it ("Leiden ውስጥ"); the gemeente
     #: matcher (wegwijs/intake/gemeenten.py) merges them over all languages

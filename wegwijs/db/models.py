@@ -96,6 +96,7 @@ class Referral(Base):
     contact_times_text = sa.Column(sa.Text, nullable=True)  # the parent's own words for the times
     out_of_scope_questions = sa.Column(sa.JSON, nullable=True)  # [{text, lang}]: asylum, housing, benefits...
     pregnancy_months = sa.Column(sa.Integer, nullable=True)
+    contact_caution = sa.Column(sa.Text, nullable=True)  # the parent's words: someone may hear or see the contact
     contact_gender = sa.Column(sa.String(10), nullable=True)
     contact_setting = sa.Column(sa.String(20), nullable=True)
     consent_at = sa.Column(UTCDateTime(), nullable=True)

@@ -70,6 +70,7 @@ class Words:
     negated_after_words: set[str] = field(default_factory=set)
     refuse_storage_words: set[str] = field(default_factory=set)
     twin_words: set[str] = field(default_factory=set)
+    contact_caution_words: set[str] = field(default_factory=set)
     delete_request_words: set[str] = field(default_factory=set)
     duration_lead_words: set[str] = field(default_factory=set)
     _answer_vocabulary: frozenset[str] | None = field(default=None, repr=False, compare=False)
@@ -97,6 +98,7 @@ class Words:
                 ("rather_than_words", "rather_than_words"), ("count_words", "count_words"),
                 ("negated_after_words", "negated_after_words"), ("refuse_storage_words", "refuse_storage_words"),
                 ("twin_words", "twin_words"), ("duration_lead_words", "duration_lead_words"),
+                ("contact_caution_words", "contact_caution_words"),
                 ("delete_request_words", "delete_request_words"),
             ):
                 getattr(w, attr).update(n for n in (normalise(str(x)) for x in d.get(key) or []) if n)
@@ -141,6 +143,9 @@ class Extraction:
         contact_setting: ``individual`` | ``group`` | ``any``.
         person_type: ``klantmanager`` | ``sleutelpersoon``.
         interpreter: True (wants one) | False (does not need one).
+        contact_caution: the parent's words (at most :data:`MAX_CAUTION_TEXT` characters)
+            when they ask for care because someone may hear or see the contact ("don't
+            call, my husband can hear"), else None.
     """
 
     children_ages: list[int] | None = None
@@ -154,6 +159,7 @@ class Extraction:
     contact_setting: str | None = None
     person_type: str | None = None
     interpreter: bool | None = None
+    contact_caution: str | None = None
 
     def as_entities(self) -> dict[str, Any]:
         """``{entity name: value}`` for every fact found (values JSON-serialisable)."""
@@ -733,7 +739,18 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     out.contact_gender = _preference(norm, words, "contact_gender", context, bounds, request=request)
     out.contact_setting = _preference(norm, words, "contact_setting", context, bounds, request=request)
     out.interpreter = _interpreter(norm, words)
+    caution = _longest(norm, words.contact_caution_words) if words.contact_caution_words else None
+    if caution:
+        out.contact_caution = text.strip()[:MAX_CAUTION_TEXT]  # the whole message: "don't call" and why
+        gender_words = (words.answers.get("contact_gender") or {}).get(out.contact_gender or "", ())
+        if out.contact_gender and _any(caution, gender_words):
+            out.contact_gender = None  # "راجلي كيسمع" (my husband hears) is no wish for a man
     return out
+
+
+#: The parent's words kept for a contact caution (characters).
+MAX_CAUTION_TEXT = 200
+
 
 
 def _time_said_with_channel(text: str, words: Words) -> bool:

@@ -144,6 +144,8 @@ class ReferralIn(BaseModel):
     contact_times_text: Optional[str] = None
     out_of_scope_questions: List[ConcernText] = Field(default_factory=list)
     pregnancy_months: Optional[conint(ge=0, le=10)] = None  # type: ignore[valid-type]
+    #: the parent's words asking for care in how they are contacted ("kocam duyuyor")
+    contact_caution: Optional[constr(strip_whitespace=True, max_length=200)] = None  # type: ignore[valid-type]
     contact_gender: Optional[Literal["woman", "man", "any"]] = None
     contact_setting: Optional[Literal["individual", "group", "any"]] = None
     consent_at: Optional[datetime] = None
@@ -299,6 +301,7 @@ def _build_model(data: ReferralIn, names: DutchNames, created_at: datetime) -> R
         contact_times_text=data.contact_times_text,
         out_of_scope_questions=[item.dict() for item in data.out_of_scope_questions],
         pregnancy_months=data.pregnancy_months,
+        contact_caution=data.contact_caution,
         contact_gender=data.contact_gender,
         contact_setting=data.contact_setting,
         consent_at=data.consent_at,
@@ -374,7 +377,7 @@ UPDATABLE_FIELDS = (
     "person_type", "contact_channel", "contact_times", "contact_times_text", "contact_gender",
     "contact_setting", "interpreter_needed", "municipality", "children_ages", "children_count",
     # consent given after an urgent referral (the privacy question came later) counts from then
-    "consent_at", "pregnancy_months",
+    "consent_at", "pregnancy_months", "contact_caution",
 )
 
 

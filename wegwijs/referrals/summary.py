@@ -238,6 +238,7 @@ def summary_context(referral: Any) -> dict[str, Any]:
         "contact_times": referral.contact_times,
         "contact_times_text": getattr(referral, "contact_times_text", None),
         "pregnancy_months": getattr(referral, "pregnancy_months", None),
+        "contact_caution": getattr(referral, "contact_caution", None),
         "out_of_scope": [
             {"text": (q.get("text") if isinstance(q, Mapping) else getattr(q, "text", "")),
              "language_name": names.get((q.get("lang") if isinstance(q, Mapping) else getattr(q, "lang", None)) or "")

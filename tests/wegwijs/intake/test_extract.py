@@ -304,3 +304,23 @@ def test_a_deletion_asked_inside_a_long_message(lang: str, text: str, asks: bool
     from wegwijs.intake.extract import asks_deletion
 
     assert asks_deletion(text, words(lang)) is asks
+
+
+@pytest.mark.parametrize("lang, text, caution", [
+    ("tr", "lutfen aramayin kocam duyuyor", True),
+    ("fa", "لطفا زنگ نزنید، شوهرم میشنوه. فقط پیام واتساپ بدید", True),
+    ("ar", "عافاك ما تعيطوش ليا، راجلي كيسمع", True),
+    ("en", "whatsapp only please, my husband checks my phone", True),
+    ("nl", "liever niet bellen als mijn man thuis is", True),
+    ("en", "call me after 5 please", False),
+    ("nl", "whatsapp is goed", False),
+])
+def test_a_caution_about_who_may_hear_is_kept_in_the_parents_words(lang: str, text: str, caution: bool) -> None:
+    got = facts(text, lang).get("contact_caution")
+    assert (got == text) if caution else got is None
+
+
+def test_the_partner_in_a_caution_is_no_wish_for_a_man() -> None:
+    got = facts("عافاك ما تعيطوش ليا، راجلي كيسمع", "ar")
+    assert got.get("contact_caution") and "contact_gender" not in got
+    assert facts("kocam duyuyor, bir kadın olsun lütfen", "tr").get("contact_gender") == "woman"

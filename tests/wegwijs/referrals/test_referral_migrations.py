@@ -251,8 +251,10 @@ def test_the_autoincrement_revision_keeps_every_row_and_the_foreign_keys_on(sqli
     migrate.downgrade(sqlite_url, BEFORE_AUTOINCREMENT)
     assert _rows(sqlite_url) == before
     assert not {"users", "login_attempts", "api_tokens", "outbox", "referral_notes"} & _autoincrement_tables(sqlite_url)
-    migrate.upgrade(sqlite_url)
+    migrate.upgrade(sqlite_url, AUTOINCREMENT_REVISION)
     assert _rows(sqlite_url) == before
+    migrate.upgrade(sqlite_url)  # later revisions may add columns: the rows are still there
+    assert {t: len(r) for t, r in _rows(sqlite_url).items()} == {t: len(r) for t, r in before.items()}
     migrate.check(sqlite_url)
     engine = make_engine(sqlite_url)
     try:
@@ -287,8 +289,9 @@ def test_the_autoincrement_revision_downgrades_and_upgrades_on_both_backends(db_
     """A no-op on PostgreSQL (its sequences never reuse an id), in both directions."""
     migrate.downgrade(db_url, BEFORE_AUTOINCREMENT)
     assert migrate.current_revision(db_url) == BEFORE_AUTOINCREMENT
-    migrate.upgrade(db_url)
+    migrate.upgrade(db_url, AUTOINCREMENT_REVISION)
     assert migrate.current_revision(db_url) == AUTOINCREMENT_REVISION
+    migrate.upgrade(db_url)
     migrate.check(db_url)
 
 

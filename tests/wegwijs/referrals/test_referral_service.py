@@ -344,3 +344,11 @@ def test_a_danger_in_a_held_referral_makes_it_urgent_and_sends_it_now(session_fa
     assert out.urgency == "urgent" and out.urgency_reason == "urgent_help"
     messages = _outbox(session_factory, held.reference)
     assert messages and all(_due(m) <= service.utcnow() for m in messages)
+
+
+def test_a_contact_caution_said_later_reaches_the_held_referral(session_factory, make_referral_in) -> None:
+    out = service.create_referral(session_factory, make_referral_in())
+    assert "LET OP" not in out.summary_nl
+    later = make_referral_in(contact_caution="please don't call, my husband checks my phone")
+    updated = service.update_contact(session_factory, out.reference, later)
+    assert updated is not None and "my husband checks my phone" in updated.summary_nl

@@ -171,3 +171,12 @@ def test_a_refusal_is_never_shown_as_consent() -> None:
     assert "Toestemming om te delen: niet gegeven; doorgegeven omdat er gevaar kan zijn (de privacytekst zegt dit)" in text
     agreed = referral_from_slots("c1", {"consent": "yes", "consent_at": "2026-12-03T10:00:00+00:00"}, urgent_reason=None)
     assert agreed.consent_at is not None
+
+
+def test_a_contact_caution_is_said_first_with_the_parents_words() -> None:
+    text = render_summary_nl(_referral(contact_caution="lutfen aramayin kocam duyuyor"))
+    lines = text.splitlines()
+    caution = next(i for i, line in enumerate(lines) if line.startswith("LET OP bij contact"))
+    assert caution < next(i for i, line in enumerate(lines) if line.startswith("Voorkeur contact"))
+    assert 'Eigen woorden: "lutfen aramayin kocam duyuyor"' in text
+    assert "LET OP" not in render_summary_nl(_referral())
