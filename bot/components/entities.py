@@ -118,8 +118,9 @@ def reread_intent(intent: Dict[str, Any], facts: Dict[str, Any], text: str,
         ranking: the classifier's intent ranking (``[{"name", "confidence"}]``), if any.
 
     Returns:
-        ``"inform"`` for a short or unsure message that gives intake facts, or a
-        language named with an interpreter ("interpreter pls, tigrinya"),
+        ``"inform"`` for a short or unsure message that gives intake facts, a language
+        named with an interpreter ("interpreter pls, tigrinya"), or a contact caution
+        read as an unsure topic ("don't call, my husband hears, only whatsapp"),
         ``"nlu_fallback"`` for an unsure change_language without facts, else None.
     """
     name = intent.get(INTENT_NAME_KEY) or ""
@@ -131,6 +132,8 @@ def reread_intent(intent: Dict[str, Any], facts: Dict[str, Any], text: str,
     if (name.startswith("topic_") and confidence < UNSURE_CONFIDENCE
             and facts.get("person_type") in ("klantmanager", "sleutelpersoon")):
         return "request_human"  # "بغيت نهضر مع شي حد من الجالية" (someone from the community), unsure topic
+    if name.startswith("topic_") and confidence < SURE_TOPIC and facts.get("contact_caution"):
+        return "inform"  # "lütfen aramayın kocam duyuyor, sadece whatsapp" is about contact, not phones
     if facts and name == "nlu_fallback" and len(text.split()) > SHORT_ANSWER_WORDS and two_close_topics(ranking):
         return None
     if facts and name not in KEEP_INTENTS:

@@ -22,6 +22,9 @@ def _i(name: str, confidence: float) -> dict:
     (_i("topic_parenting_confidence", 0.33), {"person_type": "sleutelpersoon"},
      "بغيت نهضر مع شي حد من الجالية المغربية هنا، راجل يكون", "request_human"),
     (_i("topic_school", 0.7), {"person_type": "klantmanager"}, "mijn klantmanager zegt dat mijn zoon naar een andere school moet", None),
+    (_i("topic_online_safety", 0.7), {"contact_channel": "whatsapp", "contact_caution": "x"},
+     "lutfen aramayin kocam duyuyor, sadece whatsapp", "inform"),        # a caution about contact, not phones
+    (_i("topic_online_safety", 0.9), {"contact_caution": "x"}, "my husband checks my phone and reads my chats", None),
     # kept: an emergency, a request for a person, a sure topic, a sure long question
     (_i("urgent_help", 0.4), {"children_ages": [3]}, "mijn zoon 3 valt", None),
     (_i("request_human", 0.9), {"person_type": "klantmanager"}, "klantmanager", None),
