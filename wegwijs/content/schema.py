@@ -183,6 +183,14 @@ class Parsing(BaseModel):
     #: one to three words right before a number that make it a duration, never an age
     #: ("sinds 2 jaar", "ik wacht al 1 jaar", "منذ سنتين")
     duration_lead_words: list[str] = Field(default_factory=list)
+    #: a contact time range said in words ("van 9 tot 11", "من 9 حتى 11", "9'dan 11'e
+    #: kadar"): the words before the first hour ("van", "من", "between"), between the two
+    #: hours ("tot", "حتى", "to"; "and" words apart: they need a time word beside them),
+    #: and after the second ("kadar", "arası")
+    range_start_words: list[str] = Field(default_factory=list)
+    range_end_words: list[str] = Field(default_factory=list)
+    range_and_words: list[str] = Field(default_factory=list)
+    range_close_words: list[str] = Field(default_factory=list)
     #: words parents of this language type in Latin letters as a whole first message
     #: ("salam", "selam", "na3am"): a message of one or two such words is offered this
     #: language too, whatever its own script (actions/language.py)

@@ -73,6 +73,10 @@ class Words:
     contact_caution_words: set[str] = field(default_factory=set)
     delete_request_words: set[str] = field(default_factory=set)
     duration_lead_words: set[str] = field(default_factory=set)
+    range_start_words: set[str] = field(default_factory=set)
+    range_end_words: set[str] = field(default_factory=set)
+    range_and_words: set[str] = field(default_factory=set)
+    range_close_words: set[str] = field(default_factory=set)
     _answer_vocabulary: frozenset[str] | None = field(default=None, repr=False, compare=False)
 
     def answer_vocabulary(self) -> frozenset[str]:
@@ -100,6 +104,9 @@ class Words:
                 ("twin_words", "twin_words"), ("duration_lead_words", "duration_lead_words"),
                 ("contact_caution_words", "contact_caution_words"),
                 ("delete_request_words", "delete_request_words"),
+                ("range_start_words", "range_start_words"), ("range_end_words", "range_end_words"),
+                ("range_and_words", "range_and_words"),
+                ("range_close_words", "range_close_words"),
             ):
                 getattr(w, attr).update(n for n in (normalise(str(x)) for x in d.get(key) or []) if n)
             for attr, key in (("time_words", "time_words"), ("day_words", "day_words")):
@@ -421,8 +428,9 @@ def _tokens_with_numbers(norm: str, words: Words) -> list[tuple[str, int | None]
 
 # ----------------------------------------------------------------------------- the parts
 
-def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[int]]:
-    """Contact times and the token indexes that were times (so they are not ages)."""
+def _times(norm: str, raw: str, words: Words, timing: bool = False) -> tuple[ContactTimes | None, set[int]]:
+    """Contact times and the token indexes that were times (so they are not ages);
+    ``timing``: a contact question is open (two hours side by side are a range)."""
     toks = _tokens_with_numbers(norm, words)
     used: set[int] = set()
     parts: list[str] = []
@@ -438,6 +446,10 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
                 start, end = (a + 12, b + 12) if pm else (a, b)
                 parts.append(f"tussen {start:02d}:00 en {end:02d}:00")
                 used.update((idx, idx + 1))
+    dayparts_said = _any(norm, daypart_words)
+    for (start, end), taken in _word_ranges(toks, words, used, timing=timing, dayparts=dayparts_said):
+        parts.append(f"tussen {start:02d}:00 en {end:02d}:00")
+        used.update(taken)
     for idx, (tok, n) in enumerate(toks):
         if n is None or idx in used:
             continue  # not a number, or the minutes of a time already read
@@ -499,6 +511,71 @@ def _times(norm: str, raw: str, words: Words) -> tuple[ContactTimes | None, set[
     if not text_parts:
         return None, used
     return ContactTimes(nl="; ".join(text_parts), text=raw.strip()[:200]), used
+
+
+def _word_ranges(toks: Sequence[tuple[str, int | None]], words: Words, used: set[int], *,
+                 timing: bool = False, dayparts: bool = False) -> list[tuple[tuple[int, int], set[int]]]:
+    """Time ranges said in words: "من 9 حتى 11", "van 9 tot 11 uur", "between 9 and 11",
+    "از ساعت ۹ تا ۱۱", "9'dan 11'e kadar" (read as "9 11 kadar").
+
+    A range is two clock hours (0-24), hour words allowed beside each, joined by
+    ``range_end_words`` ("tot", "حتى", "to") after a ``range_start_words`` word ("van",
+    "من", "from"), next to a time word, or when the end word also means "before" ("2 until
+    5"); or joined by ``range_and_words`` ("en", "و", "and") or nothing after a start word
+    and next to a time word or an open contact question (``timing``; parts of the day in
+    the message: ``dayparts``) — "kinderen van 3 en 5" are children; or closed by
+    ``range_close_words`` after the second hour ("kadar", "arası"). A second number followed
+    by an age, month or week word is no time ("van 3 tot 5 jaar"). Hours 1-7 are afternoon
+    hours ("2 tot 5" = 14:00-17:00, as for "after 5").
+
+    Returns:
+        ``((start, end), token indexes)`` for each range, in 24-hour hours.
+    """
+    found: list[tuple[tuple[int, int], set[int]]] = []
+    taken: set[int] = set(used)
+    hour_like = words.hour_words | words.clock_words
+
+    def tok(i: int) -> str:
+        return toks[i][0] if 0 <= i < len(toks) else ""
+
+    for idx, (_, a) in enumerate(toks):
+        if a is None or idx in taken or not 0 <= a <= 24:
+            continue
+        j = idx + 1
+        if tok(j) in words.hour_words:
+            j += 1
+        end_word = tok(j) if tok(j) in words.range_end_words else ""
+        and_word = "" if end_word else tok(j) if tok(j) in words.range_and_words else ""
+        if end_word or and_word:
+            j += 1
+        if j in taken or j >= len(toks) or toks[j][1] is None or not 0 <= (toks[j][1] or 0) <= 24:
+            continue
+        b = toks[j][1]
+        after = j + 1 if tok(j + 1) in hour_like else j
+        follows = tok(after + 1)
+        if follows in words.age_words or follows in words.months_words or follows in words.weeks_words:
+            continue
+        hour_next = tok(idx - 1) in hour_like
+        started = tok(idx - 2 if hour_next else idx - 1) in words.range_start_words
+        closed = any(tok(after + k) in words.range_close_words for k in (1, 2))
+        timed = timing or hour_next or tok(idx + 1) in hour_like or after != j or dayparts
+        if closed:
+            pass  # "9 dan 11 e kadar"
+        elif end_word:
+            # "from 9 to 11", "2 until 5"; "to" alone needs a time ("kids 3 to 5" are ages)
+            if not (started or timed or end_word in words.before_words):
+                continue
+        elif not (started and timed):
+            continue  # "van 3 en 5" (of 3 and 5) are children; "tussen 2 en 4 uur" is a range
+        if 1 <= a <= 7:
+            a, b = a + 12, b + 12 if b <= 12 else b
+        elif b <= a and b + 12 <= 24:
+            b += 12  # "9 tot 1": until 13:00
+        if not a < b <= 24:
+            continue
+        found.append(((a, b), set(range(idx, j + 1))))
+        taken.update(range(idx, j + 1))
+    return found
 
 
 def _ages(norm: str, words: Words, skip: set[int]) -> tuple[list[int] | None, list[int] | None, bool, int | None]:
@@ -680,7 +757,7 @@ def extract(text: str, words: Words, gemeenten: GemeenteMatcher | None = None, *
     norm = _split_digits(normalise(_APOSTROPHE_SUFFIX.sub("", _HALF_YEAR.sub(r"\1", text))), words)
     if not norm:
         return out
-    times, time_tokens = _times(norm, text, words)
+    times, time_tokens = _times(norm, text, words, timing=open_question in CONTACT_QUESTIONS)
     out.contact_times = times
     ages, numbers, pregnant, preg_months = _ages(norm, words, time_tokens)
     out.children_ages, out.numbers = ages, numbers

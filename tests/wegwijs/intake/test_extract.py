@@ -324,3 +324,36 @@ def test_the_partner_in_a_caution_is_no_wish_for_a_man() -> None:
     got = facts("عافاك ما تعيطوش ليا، راجلي كيسمع", "ar")
     assert got.get("contact_caution") and "contact_gender" not in got
     assert facts("kocam duyuyor, bir kadın olsun lütfen", "tr").get("contact_gender") == "woman"
+
+
+@pytest.mark.parametrize("lang, text, nl", [
+    ("ar", "من 9 حتى 11", "tussen 09:00 en 11:00"),
+    ("ar", "من الساعة 2 للساعة 5", "tussen 14:00 en 17:00"),
+    ("en", "call me 2 until 5", "tussen 14:00 en 17:00"),
+    ("nl", "bel me van 9 tot 1", "tussen 09:00 en 13:00"),
+    ("nl", "tussen 2 en 4 uur", "tussen 14:00 en 16:00"),
+    ("tr", "9'dan 11'e kadar arayın", "tussen 09:00 en 11:00"),
+    ("fa", "از ساعت ۹ تا ۱۱", "tussen 09:00 en 11:00"),
+    ("ti", "ካብ 9 ክሳብ 11", "tussen 09:00 en 11:00"),
+    ("am", "ከ9 እስከ 11", "tussen 09:00 en 11:00"),
+    ("ps", "له 9 تر 11 بجو پورې", "tussen 09:00 en 11:00"),
+])
+def test_a_range_of_hours_in_words_is_one_range(lang: str, text: str, nl: str) -> None:
+    """Stop 22: "من 9 حتى 11" was "voor 09:00; voor 11:00"."""
+    assert facts(text, lang)["contact_times"]["nl"] == nl
+
+
+@pytest.mark.parametrize("lang, text, ages", [
+    ("nl", "kinderen van 3 en 5", [3, 5]),        # "van" is "of": children, not 15:00-17:00
+    ("ar", "عندي ولدين من 3 و 5", [3, 5]),
+    ("tr", "3 ve 5 yaşında iki çocuğum var", [3, 5]),
+])
+def test_two_ages_joined_by_and_are_no_range(lang: str, text: str, ages: list[int]) -> None:
+    out = facts(text, lang)
+    assert out.get("children_ages") == ages and "contact_times" not in out
+
+
+def test_two_hours_side_by_side_are_a_range_only_when_the_time_is_asked() -> None:
+    assert "contact_times" not in facts("between 9 and 11", "en")
+    asked = extract("between 9 and 11", words("en"), gemeenten(), open_question="contact_times").as_entities()
+    assert asked["contact_times"]["nl"] == "tussen 09:00 en 11:00"
