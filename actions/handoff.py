@@ -11,7 +11,7 @@ from rasa_sdk.events import SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.common import (
-    in_thread, is_payload, latest_confidence, latest_intent, pack_for, remember_concern, topic_of_intent, words_for,
+    in_thread, is_payload, latest_confidence, latest_entity, latest_intent, pack_for, remember_concern, topic_of_intent, words_for,
 )
 from actions.intake import (
     MAX_ASKS, TOPIC_INTERRUPTION_CONFIDENCE, AskAction, ReadsTheLastAnswer, asked_count, consent_withdrawn,
@@ -104,6 +104,9 @@ class ValidateContactForm(ReadsTheLastAnswer, FormValidationAction):
             return [SlotSet("handoff_consent", False), *await self._withdraw_held(tracker), SlotSet("requested_slot", None)]
         events = await super().run(dispatcher, tracker, domain)
         events += await self._keep_referral_current(tracker, events)
+        if latest_entity(tracker, "contact_caution") and not is_payload(text):
+            # "don't call, my husband listens": the parent hears that it was understood
+            dispatcher.utter_message(response="utter_contact_caution_noted")
         if latest_intent(tracker) == "request_human":
             return events  # "I want my klantmanager" answers the person question: go on
         if closes_contact_questions(tracker):
@@ -415,6 +418,45 @@ async def spool_if_database_down(error: BaseException, data: handoff.ReferralIn,
 
     logger.warning("handoff.spooled file=%s kind=%s: stored by the outbox worker when the database is back",
                    file_id(path), data.urgency)
+    return True
+
+
+#: entities of a message that add to a referral already passed on ("we live in Zwolle, not
+#: Utrecht", "only WhatsApp", "my husband reads my phone")
+REFERRAL_FACT_ENTITIES = (
+    "municipality", "contact_channel", "contact_times", "contact_gender", "contact_setting",
+    "interpreter", "person_type", "contact_caution", "children_ages", "pregnancy_months",
+)
+
+
+async def add_to_released_referral(dispatcher: CollectingDispatcher, tracker: Tracker) -> bool:
+    """A fact typed after the referral was passed on (slot ``referral_reference``) with no
+    question open is added to that referral — a gemeente said then routes it there while
+    nobody has taken it up — and the parent is told so (``utter_referral_updated``; a
+    contact caution also gets ``utter_contact_caution_noted``).
+
+    Returns:
+        Whether the message was such a fact and was added (the caller then says nothing else).
+        False when there is no released referral, the message gives no such fact, the
+        referral is gone (deleted) or the database is down (logged; the slots keep it).
+    """
+    reference = tracker.get_slot("referral_reference")
+    if not reference or tracker.get_slot("consent") == "no" and not tracker.get_slot("urgent_reference"):
+        return False
+    said = {e.get("entity") for e in (tracker.latest_message or {}).get("entities", []) or []}
+    if not said & set(REFERRAL_FACT_ENTITIES):
+        return False
+    data = handoff.referral_from_slots(tracker.sender_id, tracker.current_slot_values(), urgent_reason=None)
+    try:
+        out = await in_thread(handoff.update_referral, str(reference), data)
+    except Exception:
+        logger.exception("handoff.update_failed")
+        return False
+    if out is None:
+        return False
+    if "contact_caution" in said:
+        dispatcher.utter_message(response="utter_contact_caution_noted")
+    dispatcher.utter_message(response="utter_referral_updated", reference=out.reference)
     return True
 
 

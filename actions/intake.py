@@ -633,6 +633,13 @@ class ActionTopicMenu(Action):
         from actions.common import latest_entity
 
         page = 2 if str(latest_entity(tracker, "menu_page") or "") == "2" else 1
+        if page == 1 and not tracker.get_slot("offered_person"):
+            from actions.handoff import add_to_released_referral
+
+            # "we live in Zwolle, not Utrecht", "only WhatsApp" after the referral went:
+            # added to it, not a new round of contact questions, no menu
+            if await add_to_released_referral(dispatcher, tracker):
+                return []
         if page == 1:
             follow = resume_events(tracker)
             if follow:
