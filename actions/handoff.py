@@ -460,6 +460,25 @@ async def add_to_released_referral(dispatcher: CollectingDispatcher, tracker: Tr
     return True
 
 
+async def add_question_to_referral(
+    dispatcher: CollectingDispatcher, tracker: Tracker, reference: str, questions: list[dict[str, Any]],
+) -> bool:
+    """Add the out-of-scope ``questions`` (``[{"text", "lang"}]``) to the referral already
+    passed on and tell the parent (``utter_referral_updated``). Returns False when it is
+    gone or the database is down (logged)."""
+    slots = {**tracker.current_slot_values(), "out_of_scope_questions": questions}
+    data = handoff.referral_from_slots(tracker.sender_id, slots, urgent_reason=None)
+    try:
+        out = await in_thread(handoff.update_referral, reference, data)
+    except Exception:
+        logger.exception("handoff.update_failed")
+        return False
+    if out is None:
+        return False
+    dispatcher.utter_message(response="utter_referral_updated", reference=out.reference)
+    return True
+
+
 class ActionCreateReferral(Action):
     """Stores the referral with its Dutch summary and tells the parent what happens next.
 

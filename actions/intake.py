@@ -529,7 +529,12 @@ class ActionRememberTopic(Action):
 
 
 class ActionNoteOutOfScope(Action):
-    """Says kindly what Wegwijs cannot do, and keeps the question for the klantmanager."""
+    """Says kindly what Wegwijs cannot do, and keeps the question for the klantmanager.
+
+    With no form open, the parent is not left at a dead end: a person is offered
+    (``utter_ask_want_person``); after the referral was passed on, the question is added
+    to it instead (``utter_referral_updated``).
+    """
 
     def name(self) -> str:
         return "action_note_out_of_scope"
@@ -542,7 +547,22 @@ class ActionNoteOutOfScope(Action):
         if text and not is_payload(text) and all(q.get("text") != text for q in questions):
             questions.append({"text": text[:500], "lang": tracker.get_slot("language") or "und"})
         dispatcher.utter_message(response="utter_out_of_scope_noted")
-        return [SlotSet("out_of_scope_questions", questions[-5:])]
+        events = [SlotSet("out_of_scope_questions", questions[-5:])]
+        if tracker.active_loop_name or is_payload(text):
+            return events  # the open question comes back (rules)
+        reference = tracker.get_slot("referral_reference")
+        if reference and tracker.get_slot("consent") != "no":
+            # after the referral went: the question joins it, so the klantmanager sees it
+            from actions.handoff import add_question_to_referral
+
+            if await add_question_to_referral(dispatcher, tracker, str(reference), questions[-5:]):
+                return events
+        if not reference:
+            # with no question open the parent is not left at a dead end: the person who
+            # can look at it is offered ("als u om een persoon vraagt, ...")
+            dispatcher.utter_message(response="utter_ask_want_person")
+            events.append(SlotSet("offered_person", True))
+        return events
 
 
 #: entities that are facts the global slot mappings keep ("we live in Den Bosch" while

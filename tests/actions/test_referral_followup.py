@@ -87,3 +87,36 @@ async def test_a_deleted_referral_is_not_revived(db) -> None:
     assert "utter_referral_updated" not in [m.get("response") for m in d.messages]
     with bootstrap.get_session_factory().begin() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(Referral)).scalar_one() == 0
+
+
+async def test_a_question_we_cannot_answer_offers_a_person_when_no_question_is_open(db) -> None:
+    from actions.intake import ActionNoteOutOfScope
+
+    d = CollectingDispatcher()
+    tracker = make_tracker("krijg ik toeslag voor de kinderen?", "out_of_scope", sender_id="p-oos",
+                           slots={"language": "nl", "consent": "yes", "intake_done": True})
+    events = await ActionNoteOutOfScope().run(d, tracker, {})
+    assert [m["response"] for m in d.messages] == ["utter_out_of_scope_noted", "utter_ask_want_person"]
+    assert {"event": "slot", "name": "offered_person", "value": True, "timestamp": None} in events
+
+
+async def test_a_question_we_cannot_answer_inside_a_form_lets_the_form_ask_again(db) -> None:
+    from actions.intake import ActionNoteOutOfScope
+
+    d = CollectingDispatcher()
+    tracker = make_tracker("krijg ik toeslag?", "out_of_scope", sender_id="p-oos2", active_loop="intake_form",
+                           slots={"language": "nl"})
+    await ActionNoteOutOfScope().run(d, tracker, {})
+    assert [m["response"] for m in d.messages] == ["utter_out_of_scope_noted"]
+
+
+async def test_a_question_we_cannot_answer_after_the_referral_joins_it(db) -> None:
+    from actions.intake import ActionNoteOutOfScope
+
+    reference = await _released("p-oos3")
+    d = CollectingDispatcher()
+    tracker = make_tracker("en hoe zit het met de huurtoeslag?", "out_of_scope", sender_id="p-oos3",
+                           slots={**SLOTS, "referral_reference": reference})
+    await ActionNoteOutOfScope().run(d, tracker, {})
+    assert [m["response"] for m in d.messages] == ["utter_out_of_scope_noted", "utter_referral_updated"]
+    assert [q["text"] for q in _stored(reference).out_of_scope_questions] == ["en hoe zit het met de huurtoeslag?"]
