@@ -520,16 +520,21 @@ class ActionCreateReferral(Action):
             return [SlotSet("referral_reference", out.reference), SlotSet("offered_person", False),
                     SlotSet("draft_reference", None), *[SlotSet(s, None) for s in CONTACT_SLOTS]]
         pack = pack_for(tracker)
-        # routing (wegwijs.routing): the role of the person it went to and the gemeente's
-        # promised working days; the first name / language of out.contact is not worded yet
+        # routing (wegwijs.routing): the role and first name of the person it went to and
+        # the gemeente's promised working days
         contact = out.contact
         asked_for = data.person_type if data.person_type in PERSON_TYPES else None  # never "not_said" to a parent
         person_type = (contact.role if contact is not None and contact.role else None) or asked_for or "either"
         if person_type not in PERSON_TYPES:
             person_type = "either"
+        label = pack.label("person_type", person_type)
+        if contact is not None and contact.first_name and contact.role:
+            # who will contact them, by first name (BRIEF R9; no other detail): "een sleutelpersoon (Senait)"
+            name = f"\u2068{contact.first_name}\u2069" if pack.meta.direction == "rtl" else contact.first_name
+            label = f"{label} ({name})"
         dispatcher.utter_message(
             response="utter_referral_done",
-            person_label=pack.label("person_type", person_type),
+            person_label=label,
             reference=out.reference,
             days=str(contact.response_days if contact is not None else handoff.contact_days()),
         )

@@ -32,5 +32,6 @@ async def test_referral_is_routed_and_its_e_mail_queued(db) -> None:
         assert rows["email"].status == "pending" and rows["email"].payload["to"] == ["mehret.sp@example.org"]
     # the parent asked for either: the label names the role of the person it went to
     tracker = make_tracker("እወ", "affirm", slots=slots, sender_id="p-ti")
-    assert message["person_label"] == pack_for(tracker).label("person_type", "sleutelpersoon")
-    assert message["person_label"] != pack_for(tracker).label("person_type", "either")
+    # and the first name of that person (stop 22), nothing else about them
+    assert message["person_label"] == pack_for(tracker).label("person_type", "sleutelpersoon") + " (Mehret)"
+    assert not message["person_label"].startswith(pack_for(tracker).label("person_type", "either"))
