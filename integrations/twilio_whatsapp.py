@@ -595,7 +595,12 @@ class TwilioWhatsAppInput(TwilioInput):
         config: Optional[TwilioWhatsAppConfig] = None,
         message_log: Optional[MessageLog] = None,
         reply_texts: Optional[ReplyTexts] = None,
+        rate_limiter: Optional[Any] = None,
     ) -> None:
+        from wegwijs.security.ratelimit import RateLimiter
+
+        # messages per sender per minute (WEGWIJS_RATE_LIMIT_PER_MINUTE, Redis; docs/security.md)
+        self.rate_limiter = rate_limiter or RateLimiter()
         if config is None:
             config = TwilioWhatsAppConfig.from_sources(
                 {"account_sid": account_sid, "auth_token": auth_token,
@@ -677,6 +682,19 @@ class TwilioWhatsAppInput(TwilioInput):
         who = pseudonym(sender)
         try:
             if item.action == "dispatch":
+                verdict = await self.rate_limiter.hit(sender)
+                if not verdict.allowed:
+                    # over the limit: the first message of the minute gets the polite text,
+                    # none reaches Rasa (each stays in the message log)
+                    logger.info("twilio_whatsapp.rate_limited from=%s", who)
+                    if verdict.first_over:
+                        from wegwijs.security import channel_texts
+
+                        language = await self._language(app, sender)
+                        await output.send_text_message(sender, channel_texts.text(
+                            "rate_limited", language if isinstance(language, str) else None,
+                            seconds=verdict.retry_after))
+                    return
                 text = item.text or ""
                 if item.kind != "button":
                     offered, source = await self._offered(app, sender)

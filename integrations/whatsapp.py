@@ -1222,7 +1222,12 @@ class WhatsAppCloudInput(InputChannel):
         reply_texts: Optional[ReplyTexts] = None,
         templates: Optional[Templates] = None,
         clock: Callable[[], float] = time.time,
+        rate_limiter: Optional[Any] = None,
     ) -> None:
+        from wegwijs.security.ratelimit import RateLimiter
+
+        # messages per sender per minute (WEGWIJS_RATE_LIMIT_PER_MINUTE, Redis; docs/security.md)
+        self.rate_limiter = rate_limiter or RateLimiter()
         self.config = config or WhatsAppConfig.from_sources(None)
         self.message_log = message_log or MessageLog()
         self.reply_texts = reply_texts or ReplyTexts()
@@ -1277,6 +1282,24 @@ class WhatsAppCloudInput(InputChannel):
             logger.warning("whatsapp.language_lookup_failed to=%s", pseudonym(sender), exc_info=True)
             return None
 
+    async def _within_limit(self, app: Any, item: Inbound, output: OutputChannel) -> bool:
+        """Count the message against the sender's limit; over it, the first message of the
+        minute gets the polite ``rate_limited`` text and none reaches Rasa (it stays in the
+        message log, ``whatsapp.rate_limited`` is logged). Redis down: let through."""
+        from wegwijs.security import channel_texts
+
+        sender = item.sender or ""
+        verdict = await self.rate_limiter.hit(sender)
+        if verdict.allowed:
+            return True
+        logger.info("whatsapp.rate_limited from=%s", pseudonym(sender))
+        if verdict.first_over:
+            language = await self._language(app, sender)
+            text = channel_texts.text("rate_limited", language if isinstance(language, str) else None,
+                                      seconds=verdict.retry_after)
+            await output.send_text_message(sender, text)
+        return False
+
     async def _process(
         self,
         app: Any,
@@ -1292,6 +1315,8 @@ class WhatsAppCloudInput(InputChannel):
                     await self.reengagement.release(item.sender or "")
                 if item.action == "reengage":
                     await self.reengagement.on_reengagement_error(item.status_of or "", item.sender or "")
+                elif item.action == "dispatch" and not await self._within_limit(app, item, output):
+                    continue
                 elif item.action == "dispatch":
                     await on_new_message(
                         UserMessage(

@@ -48,6 +48,7 @@ from integrations.whatsapp import MessageLog, ReplyTexts
 from wegwijs import bootstrap
 from wegwijs.db import migrate
 from wegwijs.db.models import ChannelMessage
+from wegwijs.security.ratelimit import RateLimiter
 from wegwijs.settings import REPO_ROOT
 
 TOKEN = "test-auth-token"
@@ -260,11 +261,12 @@ def make_config(twilio_api: FakeTwilio, **changes: Any) -> TwilioWhatsAppConfig:
 def make_server(twilio_api: FakeTwilio, session_factory: Any):
     """Build and start a server; the test stops it (``await server.stop()``)."""
 
-    async def make(agent: Optional[FakeAgent] = None, **config: Any) -> RasaServer:
+    async def make(agent: Optional[FakeAgent] = None, rate_limiter: Any = None, **config: Any) -> RasaServer:
         channel = TwilioWhatsAppInput(
             config=make_config(twilio_api, **config),
             message_log=MessageLog(session_factory, channel="twilio_whatsapp"),
             reply_texts=ReplyTexts(TEXTS),
+            rate_limiter=rate_limiter or RateLimiter(per_minute=0),  # no limit unless a test sets one
         )
         server = RasaServer(channel, agent or FakeAgent())
         await server.start()
@@ -770,3 +772,31 @@ def test_rasa_builds_every_channel_of_credentials_yml_without_twilio_variables(
     channels = create_http_input_channels(None, str(REPO_ROOT / "credentials.yml"))
     [channel] = [c for c in channels if c.name() == "twilio_whatsapp"]
     assert channel.config.auth_token == "from-env" and channel.config.webhook_url == PUBLIC_URL
+
+
+@pytest.mark.redis
+async def test_a_flood_gets_one_polite_text_and_is_not_dispatched(
+    make_server: Any, twilio_api: FakeTwilio, session_factory: Any
+) -> None:
+    """Real Redis counts per sender (2 a minute here): the third and fourth message reach
+    neither Rasa nor a second polite text."""
+    import time
+
+    import redis
+
+    from wegwijs.security.redact import pseudonym
+
+    limiter = RateLimiter(redis_url="redis://127.0.0.1:6379/1", per_minute=2)
+    client = redis.Redis.from_url(limiter.redis_url)
+    keys = [f"wegwijs:rl:{pseudonym(PARENT)}:{int(time.time() // 60) + k}" for k in (-1, 0, 1)]
+    client.delete(*keys)
+    srv = await make_server(rate_limiter=limiter)
+    try:
+        for n in range(4):
+            assert (await srv.post(form(sid=f"SMflood{time.time_ns()}{n}", body=f"bericht {n}")))[0] == 200
+    finally:
+        await srv.stop()
+        client.delete(*keys)
+    assert [m.text for m in srv.agent.messages] == ["bericht 0", "bericht 1"]
+    [polite] = [r["form"]["Body"] for r in twilio_api.requests]
+    assert "berichten" in polite and "messages" in polite

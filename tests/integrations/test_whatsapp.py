@@ -17,6 +17,7 @@ import json
 import logging
 import shutil
 import socket
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, AsyncIterator, Dict, List, Optional
@@ -45,6 +46,7 @@ from integrations.whatsapp import (
 from wegwijs import bootstrap
 from wegwijs.db import migrate
 from wegwijs.db.models import ChannelMessage
+from wegwijs.security.ratelimit import RateLimiter
 from wegwijs.settings import REPO_ROOT
 
 FIXTURES = REPO_ROOT / "tests" / "data" / "channels" / "whatsapp_cloud"
@@ -276,11 +278,12 @@ async def start_server(graph: FakeGraph, session_factory: Any, agent: Optional[F
     ``channel_kwargs`` go to ``WhatsAppCloudInput`` (e.g. ``templates``, ``clock``);
     ``config`` overrides ``make_config``.
     """
+    kwargs = {"rate_limiter": RateLimiter(per_minute=0), **(channel_kwargs or {})}  # no limit unless a test sets one
     channel = WhatsAppCloudInput(
         config=make_config(graph, **config),
         message_log=MessageLog(session_factory),
         reply_texts=ReplyTexts(TEXTS),
-        **(channel_kwargs or {}),
+        **kwargs,
     )
     server = RasaServer(channel, agent or FakeAgent())
     await server.start()
@@ -771,3 +774,35 @@ def test_routes_are_mounted_under_the_channel_name() -> None:
     app = configure_app([WhatsAppCloudInput(config=WhatsAppConfig())], enable_api=False)
     urls = " ".join(str(v) for v in utils.list_routes(app).values())
     assert "/webhooks/whatsapp/webhook" in urls
+
+
+@pytest.mark.redis
+async def test_a_flood_gets_one_polite_text_and_is_not_dispatched(graph: FakeGraph, session_factory: Any) -> None:
+    """Real Redis counts per sender (2 a minute here): the third and fourth message reach
+    neither Rasa nor a second polite text; both stay in the message log."""
+    import redis
+
+    from wegwijs.security.redact import pseudonym
+
+    limiter = RateLimiter(redis_url="redis://127.0.0.1:6379/1", per_minute=2)
+    client = redis.Redis.from_url(limiter.redis_url)
+    client.delete(*[f"wegwijs:rl:{pseudonym(PARENT)}:{int(time.time() // 60) + k}" for k in (0, 1)])
+    srv = await start_server(graph, session_factory, channel_kwargs={"rate_limiter": limiter})
+    try:
+        template = json.loads(fixture_body("message__text.json"))
+        for n in range(4):
+            body = json.loads(json.dumps(template))
+            body["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = f"wamid.flood-{time.time_ns()}-{n}"
+            assert (await srv.post(json.dumps(body).encode()))[0] == 200
+        for _ in range(50):
+            if len(srv.agent.messages) >= 2 and graph.texts():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.2)
+        assert len(srv.agent.messages) == 2
+        [polite] = graph.texts()
+        assert "berichten" in polite and "messages" in polite  # Dutch and English: language unknown
+        assert len(rows(session_factory)) == 4
+    finally:
+        await srv.stop()
+        client.delete(*[f"wegwijs:rl:{pseudonym(PARENT)}:{int(time.time() // 60) + k}" for k in (-1, 0)])

@@ -35,10 +35,13 @@ DEFAULT_PER_MINUTE = 20
 
 @dataclass(frozen=True)
 class Verdict:
-    """``allowed``; when not, ``retry_after`` seconds until the next window."""
+    """``allowed``; when not, ``retry_after`` seconds until the next window, and
+    ``first_over``: this is the first message over the limit in the window (a channel
+    that pays per message sent, WhatsApp, answers only that one)."""
 
     allowed: bool
     retry_after: int = 0
+    first_over: bool = False
 
 
 class RateLimiter:
@@ -78,4 +81,5 @@ class RateLimiter:
             return Verdict(True)
         if int(count) <= self.per_minute:
             return Verdict(True)
-        return Verdict(False, retry_after=max(1, int((window + 1) * WINDOW_SECONDS - now)))
+        return Verdict(False, retry_after=max(1, int((window + 1) * WINDOW_SECONDS - now)),
+                       first_over=int(count) == self.per_minute + 1)
