@@ -446,18 +446,8 @@ async def add_to_released_referral(dispatcher: CollectingDispatcher, tracker: Tr
     said = {e.get("entity") for e in (tracker.latest_message or {}).get("entities", []) or []}
     if not said & set(REFERRAL_FACT_ENTITIES):
         return False
-    data = handoff.referral_from_slots(tracker.sender_id, tracker.current_slot_values(), urgent_reason=None)
-    try:
-        out = await in_thread(handoff.update_referral, str(reference), data)
-    except Exception:
-        logger.exception("handoff.update_failed")
-        return False
-    if out is None:
-        return False
-    if "contact_caution" in said:
-        dispatcher.utter_message(response="utter_contact_caution_noted")
-    dispatcher.utter_message(response="utter_referral_updated", reference=out.reference)
-    return True
+    cautions = ["utter_contact_caution_noted"] if "contact_caution" in said else []
+    return await _update_released(dispatcher, tracker, str(reference), tracker.current_slot_values(), cautions)
 
 
 async def add_question_to_referral(
@@ -467,6 +457,13 @@ async def add_question_to_referral(
     passed on and tell the parent (``utter_referral_updated``). Returns False when it is
     gone or the database is down (logged)."""
     slots = {**tracker.current_slot_values(), "out_of_scope_questions": questions}
+    return await _update_released(dispatcher, tracker, reference, slots)
+
+
+async def _update_released(dispatcher: CollectingDispatcher, tracker: Tracker, reference: str,
+                           slots: dict[str, Any], before: list[str] | None = None) -> bool:
+    """Add ``slots`` to referral ``reference``; on success utter the ``before`` responses
+    and ``utter_referral_updated``. False when it is gone or the database is down (logged)."""
     data = handoff.referral_from_slots(tracker.sender_id, slots, urgent_reason=None)
     try:
         out = await in_thread(handoff.update_referral, reference, data)
@@ -475,6 +472,8 @@ async def add_question_to_referral(
         return False
     if out is None:
         return False
+    for response in before or []:
+        dispatcher.utter_message(response=response)
     dispatcher.utter_message(response="utter_referral_updated", reference=out.reference)
     return True
 
